@@ -1,0 +1,328 @@
+// Testing / schema registry: runs a real Confluent-compatible registry (Apicurio Registry, in-memory H2) on the local JVM.
+import { spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { ConfigError, KandleError, RegistryUnreachableError } from '../errors';
+import { cacheRoot, freePorts, isAlive, sleep } from './jvm';
+
+/** The Apicurio Registry release that is run; its Maven Central `-all.tar.gz` is the ready-built Quarkus app. */
+export const APICURIO_REGISTRY_VERSION = '3.3.3';
+
+/** Path of Apicurio's Confluent Schema Registry v7 compatible API. */
+export const CONFLUENT_COMPAT_PATH = '/apis/ccompat/v7';
+
+/** Apicurio 3.x is compiled for Java 21 (class file 65). */
+const MIN_JAVA_MAJOR = 21;
+
+const ARTIFACT = `io.apicurio:apicurio-registry-app:${APICURIO_REGISTRY_VERSION}:tar.gz:all`;
+const COMPLETE_MARKER = '.complete';
+
+/** Options of {@link startSchemaRegistry}; every field has a default. */
+export interface SchemaRegistryOptions {
+  /** HTTP port on 127.0.0.1. Default 0: a free port chosen by the OS. */
+  port?: number;
+  /** JVM heap in MiB. Default 256 (idle RSS is then about 250 MiB). */
+  heapMb?: number;
+  /** Folder for `registry-<port>.log`. Default `<repo root>/.kandle/logs`, or `<os tmp>/kandle/logs` outside a git checkout. */
+  logDir?: string;
+  /** Milliseconds to wait until the registry answers. Default 120000 (the 2-core machine may be busy with brokers). */
+  startTimeoutMs?: number;
+  /** The `java` (version 21 or later) to run. Default `$KANDLE_REGISTRY_JAVA`, else the first JDK ≥ 21 found. */
+  java?: string;
+}
+
+/** A running registry. */
+export interface SchemaRegistry {
+  /** Confluent-compatible base URL, e.g. `http://127.0.0.1:41234/apis/ccompat/v7`: pass it as `baseURLs[0]`. */
+  readonly url: string;
+  /** The HTTP port on 127.0.0.1. */
+  readonly port: number;
+  /** Pid of the registry JVM. */
+  readonly pid: number;
+  /** Where the JVM's stdout and stderr (including the HTTP access log) go. */
+  readonly logFile: string;
+  /** Stops the JVM (SIGTERM, then SIGKILL after 15 s) and resolves once it has exited. Schemas are lost (in-memory storage). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Folder holding the unpacked Quarkus app (`quarkus-run.jar`, `lib/`, `app/`). */
+export function schemaRegistryHome(): string {
+  return join(cacheRoot(), `registry-${APICURIO_REGISTRY_VERSION}`);
+}
+
+/**
+ * Ensures the Apicurio Registry distribution is unpacked in the cache (`~/.cache/kandle/registry-<version>`).
+ * The first call downloads the ready-built Quarkus app (about 150 MiB) from Maven Central with `mvn` and unpacks
+ * it with `tar` (about 10 s); later calls are a no-op. Safe to call from several processes at once.
+ *
+ * @example
+ * ```ts
+ * await ensureSchemaRegistryArtifacts(); // in a setup script, ahead of the tests
+ * ```
+ */
+export async function ensureSchemaRegistryArtifacts(): Promise<void> {
+  const home = schemaRegistryHome();
+  if (existsSync(join(home, COMPLETE_MARKER))) return;
+  mkdirSync(dirname(home), { recursive: true });
+  // Unpack beside the final folder and rename at the end, so a crash or a concurrent call never leaves a half tree.
+  const staging = `${home}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  process.stderr.write(
+    `[kandle] fetching Apicurio Registry ${APICURIO_REGISTRY_VERSION} into ${home} (first run only)\n`,
+  );
+  try {
+    await run(
+      'mvn',
+      ['-q', '-B', 'dependency:copy', `-Dartifact=${ARTIFACT}`, `-DoutputDirectory=${staging}`],
+      staging,
+    );
+    const tarball = readdirSync(staging).find((f) => f.endsWith('.tar.gz'));
+    if (!tarball) throw new ConfigError(`mvn did not produce the ${ARTIFACT} archive`, { staging });
+    await run('tar', ['-xzf', tarball], staging);
+    rmSync(join(staging, tarball));
+    if (!existsSync(join(staging, 'quarkus-run.jar'))) {
+      throw new ConfigError(`the ${ARTIFACT} archive has no quarkus-run.jar`, { staging });
+    }
+    writeFileSync(join(staging, COMPLETE_MARKER), new Date().toISOString());
+    try {
+      renameSync(staging, home);
+    } catch (e) {
+      // Another process finished first: its copy is as good as ours.
+      if (!existsSync(join(home, COMPLETE_MARKER))) {
+        rmSync(home, { recursive: true, force: true });
+        renameSync(staging, home);
+      } else if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw e;
+      }
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts a real Confluent-compatible Schema Registry: Apicurio Registry with in-memory storage, bound to
+ * 127.0.0.1, no Docker, no internet. Resolves once `GET <url>/subjects` answers 200. The JVM is killed by
+ * `stop()`, when this Node process exits, and (through a watchdog) even when this process is SIGKILLed.
+ *
+ * @example
+ * ```ts
+ * import { SchemaRegistryClient } from '@confluentinc/schemaregistry';
+ * const registry = await startSchemaRegistry({ port: 0 });
+ * const client = new SchemaRegistryClient({ baseURLs: [registry.url] });
+ * const id = await client.register('prices-value', { schemaType: 'AVRO', schema: tickerAvsc });
+ * await registry.stop();
+ * ```
+ */
+export async function startSchemaRegistry(options: SchemaRegistryOptions = {}): Promise<SchemaRegistry> {
+  const heapMb = options.heapMb ?? 256;
+  const startTimeoutMs = options.startTimeoutMs ?? 120_000;
+  if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535)) {
+    throw new ConfigError(`schema registry port must be an integer in 0..65535, got ${options.port}`);
+  }
+  if (!Number.isInteger(heapMb) || heapMb < 64) throw new ConfigError(`heapMb must be an integer ≥ 64, got ${heapMb}`);
+
+  await ensureSchemaRegistryArtifacts();
+  const java = options.java ?? process.env.KANDLE_REGISTRY_JAVA ?? findJava(MIN_JAVA_MAJOR);
+  const [freeHttp, managementPort] = await freePorts(2);
+  const port = options.port || (freeHttp as number);
+  const logDir = options.logDir ?? defaultLogDir();
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, `registry-${port}.log`);
+  const url = `http://127.0.0.1:${port}${CONFLUENT_COMPAT_PATH}`;
+
+  const args = [
+    `-Xmx${heapMb}m`,
+    '-XX:+UseSerialGC',
+    // Short-lived test JVM on a shared 2-core machine: C1 only starts faster and costs less CPU.
+    '-XX:TieredStopAtLevel=1',
+    '-Dquarkus.http.host=127.0.0.1',
+    `-Dquarkus.http.port=${port}`,
+    // The health/metrics interface is compiled in and cannot be switched off at run time: keep it on loopback too.
+    '-Dquarkus.management.host=127.0.0.1',
+    `-Dquarkus.management.port=${managementPort}`,
+    // No OTLP collector here: without this the SDK retries localhost:4317 forever.
+    '-Dquarkus.otel.sdk.disabled=true',
+    '-Dquarkus.log.console.color=false',
+    // In-memory H2 (the distribution's default), stated explicitly so a future default change cannot surprise us.
+    '-Dapicurio.storage.kind=sql',
+    '-Dapicurio.storage.sql.kind=h2',
+    '-jar',
+    join(schemaRegistryHome(), 'quarkus-run.jar'),
+  ];
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(java, args, { cwd: schemaRegistryHome(), stdio: ['ignore', logFd, logFd], detached: true });
+  closeSync(logFd);
+  const pid = child.pid;
+  if (pid === undefined) {
+    throw new ConfigError(`could not start ${java} for the schema registry`, { java });
+  }
+  child.on('error', () => undefined);
+  // Waiting for Node's own 'exit' event (not just a dead pid) means the JVM is reaped, not a zombie, when stop() resolves.
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  child.unref();
+  registerForCleanup(pid);
+  void exited.then(() => running.delete(pid));
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      signal(pid, 'SIGTERM');
+      const timer = setTimeout(() => signal(pid, 'SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+
+  try {
+    await waitUntilHealthy(url, pid, startTimeoutMs);
+  } catch (e) {
+    await stop();
+    const tail = tailOf(logFile, 20);
+    throw new RegistryUnreachableError(url, new Error(`${(e as Error).message}; last log lines:\n${tail}`));
+  }
+  return { url, port, pid, logFile, stop };
+}
+
+async function waitUntilHealthy(url: string, pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastProblem = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) throw new Error('the registry JVM exited during start-up');
+    try {
+      const response = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(5_000) });
+      if (response.status === 200) return;
+      lastProblem = `GET /subjects answered ${response.status}`;
+    } catch (e) {
+      lastProblem = (e as Error).message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`not healthy after ${timeoutMs} ms (${lastProblem})`);
+}
+
+// JVMs started here; killed on exit. Each also gets a shell watchdog so a SIGKILLed Node leaves no orphan JVM.
+const running = new Set<number>();
+let exitHookInstalled = false;
+
+function registerForCleanup(pid: number): void {
+  running.add(pid);
+  const watchdog = spawn(
+    'sh',
+    [
+      '-c',
+      // Polls both ends; if Node is gone while the JVM lives, the JVM is killed.
+      'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -0 "$1" 2>/dev/null || kill -9 "$2" 2>/dev/null',
+      'kandle-registry-watchdog',
+      String(process.pid),
+      String(pid),
+    ],
+    { stdio: 'ignore', detached: true },
+  );
+  watchdog.on('error', () => undefined);
+  watchdog.unref();
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const jvm of running) signal(jvm, 'SIGKILL');
+  });
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+function run(command: string, args: string[], cwd: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', (e) =>
+      reject(new ConfigError(`could not run '${command}' (is it installed?): ${e.message}`, { command })),
+    );
+    child.once('exit', (code, signal) =>
+      code === 0
+        ? resolvePromise()
+        : reject(
+            new KandleError('CONFIG_INVALID', `'${command} ${args.join(' ')}' failed (${signal ?? `exit ${code}`})`, {
+              details: { cwd },
+            }),
+          ),
+    );
+  });
+}
+
+/** Major version of the JDK or JRE at `home`, read from its `release` file; undefined when unknown. */
+function javaMajorOf(home: string): number | undefined {
+  try {
+    const release = readFileSync(join(home, 'release'), 'utf8');
+    const version = /^JAVA_VERSION="([^"]+)"/m.exec(release)?.[1];
+    if (!version) return undefined;
+    const parts = version.split('.');
+    return Number(parts[0] === '1' ? parts[1] : parts[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Finds a `java` of at least `minMajor`: `$JAVA_HOME`, the one on the PATH, then every JDK under /usr/lib/jvm. */
+function findJava(minMajor: number): string {
+  const homes: string[] = [];
+  if (process.env.JAVA_HOME) homes.push(process.env.JAVA_HOME);
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'java');
+    if (dir && existsSync(candidate)) homes.push(resolve(dirname(realpathSync(candidate)), '..'));
+  }
+  for (const root of ['/usr/lib/jvm', '/opt/java']) {
+    if (!existsSync(root)) continue;
+    const installed = readdirSync(root)
+      .map((name) => join(root, name))
+      .sort((a, b) => (javaMajorOf(b) ?? 0) - (javaMajorOf(a) ?? 0));
+    homes.push(...installed);
+  }
+  const seen = homes.map((home) => ({ home, major: javaMajorOf(home) }));
+  const match = seen.find(
+    (h) => h.major !== undefined && h.major >= minMajor && existsSync(join(h.home, 'bin', 'java')),
+  );
+  if (match) return join(match.home, 'bin', 'java');
+  throw new ConfigError(
+    `Apicurio Registry ${APICURIO_REGISTRY_VERSION} needs Java ${minMajor}+; found ${
+      seen.map((h) => `${h.home} (${h.major ?? '?'})`).join(', ') || 'none'
+    }. Install one or set KANDLE_REGISTRY_JAVA to its bin/java.`,
+  );
+}
+
+/** `<repo root>/.kandle/logs` when run inside a git checkout, else a folder under the OS temp dir. */
+function defaultLogDir(): string {
+  let dir = process.cwd();
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) return join(dir, '.kandle', 'logs');
+    const parent = dirname(dir);
+    if (parent === dir) return join(tmpdir(), 'kandle', 'logs');
+    dir = parent;
+  }
+}
+
+function tailOf(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
