@@ -1,0 +1,185 @@
+// Batcher: buffers points (coalescing same-series updates), bounds memory by holding writers back, and acks writers once their points are durable.
+import type { LinePoint } from './points';
+
+/**
+ * The promise behind one `write()` call: resolves when every point it attached is durable, rejects at the
+ * first point that can never be. A ticket may ride on an entry it shares with later writers (coalescing).
+ */
+export class WriteTicket {
+  readonly promise: Promise<void>;
+  private remaining = 0;
+  private admitted = false;
+  private settled = false;
+  private resolvePromise!: () => void;
+  private rejectPromise!: (error: unknown) => void;
+
+  constructor(private readonly onSettled: (ticket: WriteTicket) => void) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolvePromise = resolve;
+      this.rejectPromise = reject;
+    });
+  }
+
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
+  /** One more entry now carries this ticket. */
+  attach(): void {
+    this.remaining++;
+  }
+
+  /** Every point of the write has been taken into the buffer; from now on the ticket may resolve. */
+  markAdmitted(): void {
+    this.admitted = true;
+    this.resolveIfDone();
+  }
+
+  /** An entry carrying this ticket was accepted by the server. */
+  ack(): void {
+    this.remaining--;
+    this.resolveIfDone();
+  }
+
+  fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onSettled(this);
+    this.rejectPromise(error);
+  }
+
+  private resolveIfDone(): void {
+    if (this.settled || !this.admitted || this.remaining > 0) return;
+    this.settled = true;
+    this.onSettled(this);
+    this.resolvePromise();
+  }
+}
+
+/** A point waiting to be sent (or in flight), with every write waiting for it. */
+export interface PendingEntry {
+  key: string;
+  line: string;
+  tickets: Set<WriteTicket>;
+}
+
+interface QueuedWrite {
+  points: readonly LinePoint[];
+  next: number;
+  ticket: WriteTicket;
+}
+
+/**
+ * Holds at most `maxPendingPoints` entries (buffered + in flight). Writes are admitted strictly in call order,
+ * so a later update of a series always replaces an earlier one, never the reverse.
+ */
+export class PointBuffer {
+  private readonly buffered = new Map<string, PendingEntry>();
+  private readonly queue: QueuedWrite[] = [];
+  private readonly liveTickets = new Set<WriteTicket>();
+  private inFlight = 0;
+  private waiting = 0;
+  /** Points that replaced a not-yet-sent point of the same series instead of taking a new slot. */
+  coalesced = 0;
+
+  constructor(private readonly maxPendingPoints: number) {}
+
+  /** Entries in the buffer, not yet taken into a batch. */
+  get bufferedCount(): number {
+    return this.buffered.size;
+  }
+
+  /** Entries buffered or in flight: the quantity `maxPendingPoints` bounds. */
+  get pendingCount(): number {
+    return this.buffered.size + this.inFlight;
+  }
+
+  /** Points of writes held back by the bound, not yet in the buffer. */
+  get waitingCount(): number {
+    return this.waiting;
+  }
+
+  /** Tickets not yet resolved or rejected. */
+  openTickets(): WriteTicket[] {
+    return [...this.liveTickets];
+  }
+
+  /** Queues a write; call {@link admit} to move what fits into the buffer. */
+  enqueue(points: readonly LinePoint[]): WriteTicket {
+    const ticket = new WriteTicket((t) => this.liveTickets.delete(t));
+    this.liveTickets.add(ticket);
+    this.queue.push({ points, next: 0, ticket });
+    this.waiting += points.length;
+    return ticket;
+  }
+
+  /** Moves queued points into the buffer while the bound allows; returns how many it moved. */
+  admit(): number {
+    let moved = 0;
+    while (this.queue.length > 0) {
+      const head = this.queue[0] as QueuedWrite;
+      while (head.next < head.points.length) {
+        const point = head.points[head.next] as LinePoint;
+        const existing = this.buffered.get(point.key);
+        if (existing) {
+          // Same series and timestamp: the server would overwrite it anyway, so only the newest line is kept.
+          existing.line = point.line;
+          if (!existing.tickets.has(head.ticket)) {
+            existing.tickets.add(head.ticket);
+            head.ticket.attach();
+          }
+          this.coalesced++;
+        } else if (this.pendingCount < this.maxPendingPoints) {
+          this.buffered.set(point.key, { key: point.key, line: point.line, tickets: new Set([head.ticket]) });
+          head.ticket.attach();
+        } else {
+          return moved;
+        }
+        head.next++;
+        this.waiting--;
+        moved++;
+      }
+      this.queue.shift();
+      head.ticket.markAdmitted();
+    }
+    return moved;
+  }
+
+  /** Removes up to `max` of the oldest buffered entries and counts them as in flight. */
+  take(max: number): PendingEntry[] {
+    const batch: PendingEntry[] = [];
+    for (const entry of this.buffered.values()) {
+      if (batch.length >= max) break;
+      batch.push(entry);
+    }
+    for (const entry of batch) this.buffered.delete(entry.key);
+    this.inFlight += batch.length;
+    return batch;
+  }
+
+  /** The server accepted `entries`. */
+  ack(entries: readonly PendingEntry[]): void {
+    this.inFlight -= entries.length;
+    for (const entry of entries) for (const ticket of entry.tickets) ticket.ack();
+  }
+
+  /** `entries` can never be made durable. */
+  fail(entries: readonly PendingEntry[], error: unknown): void {
+    this.inFlight -= entries.length;
+    for (const entry of entries) for (const ticket of entry.tickets) ticket.fail(error);
+  }
+
+  /** Fails everything buffered or queued (used when closing gives up); in-flight entries are left to their batch. */
+  failUnsent(error: unknown): number {
+    const entries = [...this.buffered.values()];
+    this.buffered.clear();
+    for (const entry of entries) for (const ticket of entry.tickets) ticket.fail(error);
+    let points = entries.length;
+    for (const queued of this.queue.splice(0)) {
+      points += queued.points.length - queued.next;
+      queued.ticket.fail(error);
+    }
+    this.waiting = 0;
+    return points;
+  }
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { PointBuffer } from '../src/batcher';
+import type { LinePoint } from '../src/points';
+
+const p = (key: string, line = `${key}-line`): LinePoint => ({ key, line });
+
+async function isSettled(promise: Promise<void>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  await new Promise((r) => setImmediate(r));
+  return settled;
+}
+
+describe('PointBuffer', () => {
+  it('keeps only the newest line per key and resolves every writer when that line is acked', async () => {
+    const buffer = new PointBuffer(100);
+    const first = buffer.enqueue([p('a', 'a1'), p('b', 'b1')]);
+    const second = buffer.enqueue([p('a', 'a2'), p('a', 'a3')]);
+    buffer.admit();
+    expect(buffer.bufferedCount).toBe(2);
+    expect(buffer.coalesced).toBe(2);
+    const batch = buffer.take(10);
+    expect(batch.map((e) => e.line)).toEqual(['a3', 'b1']);
+    expect(await isSettled(first.promise)).toBe(false);
+    buffer.ack(batch.slice(0, 1));
+    expect(await isSettled(second.promise)).toBe(true);
+    expect(await isSettled(first.promise)).toBe(false);
+    buffer.ack(batch.slice(1));
+    expect(await isSettled(first.promise)).toBe(true);
+    expect(buffer.pendingCount).toBe(0);
+  });
+
+  it('does not coalesce with a point already in flight: the newer line is sent again', () => {
+    const buffer = new PointBuffer(100);
+    buffer.enqueue([p('a', 'a1')]);
+    buffer.admit();
+    const inFlight = buffer.take(10);
+    buffer.enqueue([p('a', 'a2')]);
+    buffer.admit();
+    expect(buffer.pendingCount).toBe(2);
+    expect(buffer.take(10).map((e) => e.line)).toEqual(['a2']);
+    expect(inFlight.map((e) => e.line)).toEqual(['a1']);
+  });
+
+  it('never holds more than maxPendingPoints and admits held-back writers in call order', async () => {
+    const buffer = new PointBuffer(3);
+    const big = buffer.enqueue([p('a'), p('b'), p('c'), p('d'), p('e')]);
+    const later = buffer.enqueue([p('f')]);
+    expect(buffer.admit()).toBe(3);
+    expect(buffer.pendingCount).toBe(3);
+    expect(buffer.waitingCount).toBe(3);
+    const batch1 = buffer.take(2);
+    expect(buffer.admit()).toBe(0); // still 3 pending: 2 in flight + 1 buffered
+    buffer.ack(batch1);
+    expect(buffer.admit()).toBe(2);
+    expect(buffer.pendingCount).toBe(3);
+    expect(await isSettled(big.promise)).toBe(false);
+    buffer.ack(buffer.take(3));
+    expect(buffer.admit()).toBe(1);
+    expect(await isSettled(big.promise)).toBe(true);
+    expect(await isSettled(later.promise)).toBe(false);
+    buffer.ack(buffer.take(3));
+    expect(await isSettled(later.promise)).toBe(true);
+  });
+
+  it('a held-back point that matches a buffered key is merged even when the buffer is full', () => {
+    const buffer = new PointBuffer(2);
+    buffer.enqueue([p('a', 'a1'), p('b', 'b1')]);
+    buffer.enqueue([p('b', 'b2')]);
+    expect(buffer.admit()).toBe(3);
+    expect(buffer.pendingCount).toBe(2);
+  });
+
+  it('rejects every writer of a failed entry, once', async () => {
+    const buffer = new PointBuffer(10);
+    const w1 = buffer.enqueue([p('a'), p('b')]);
+    const w2 = buffer.enqueue([p('a')]);
+    buffer.admit();
+    const [a, b] = buffer.take(10);
+    const error = new Error('refused');
+    buffer.fail([a!], error);
+    buffer.ack([b!]);
+    await expect(w1.promise).rejects.toBe(error);
+    await expect(w2.promise).rejects.toBe(error);
+    expect(buffer.openTickets()).toEqual([]);
+  });
+
+  it('failUnsent rejects buffered and held-back writes but leaves in-flight ones alone', async () => {
+    const buffer = new PointBuffer(2);
+    const inFlight = buffer.enqueue([p('a')]);
+    buffer.admit();
+    const flying = buffer.take(1);
+    const buffered = buffer.enqueue([p('b'), p('c'), p('d')]);
+    buffer.admit();
+    expect(buffer.failUnsent(new Error('closing'))).toBe(3);
+    await expect(buffered.promise).rejects.toThrow('closing');
+    expect(await isSettled(inFlight.promise)).toBe(false);
+    buffer.ack(flying);
+    await expect(inFlight.promise).resolves.toBeUndefined();
+  });
+});

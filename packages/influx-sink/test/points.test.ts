@@ -1,0 +1,67 @@
+import { SinkWriteError } from '@kandle/core';
+import { describe, expect, it } from 'vitest';
+import { candleToPoint, tickerToPoint, tradeToPoint } from '../src/points';
+import { T0, candle, ticker, trade } from './support/fixtures';
+
+describe('candleToPoint', () => {
+  it('renders tags, OHLCV floats, an integer count and the candle start in ms', () => {
+    const { line } = candleToPoint(candle(), 'candles');
+    expect(line).toBe(
+      `candles,interval=1m,source=trade,symbol=tBTCUSD close=42005.75,count=3i,high=42010.25,low=41990.125,open=42000.5,volume=1.5 ${T0}`,
+    );
+  });
+
+  it('escapes commas, spaces and equals signs in measurement and tag values', () => {
+    const { line } = candleToPoint(candle({ symbol: 'a b,c=d' }), 'my candles,v2');
+    expect(line.startsWith('my\\ candles\\,v2,interval=1m,source=trade,symbol=a\\ b\\,c\\=d ')).toBe(true);
+  });
+
+  it('gives every update of one bucket the same key, and other buckets or series other keys', () => {
+    const a = candleToPoint(candle({ close: 1 }), 'candles');
+    const b = candleToPoint(candle({ close: 2, count: 9 }), 'candles');
+    expect(a.key).toBe(b.key);
+    expect(a.line).not.toBe(b.line);
+    const keys = new Set([
+      a.key,
+      candleToPoint(candle({ start: T0 + 60_000 }), 'candles').key,
+      candleToPoint(candle({ interval: '5m' }), 'candles').key,
+      candleToPoint(candle({ source: 'ticker' }), 'candles').key,
+      candleToPoint(candle({ symbol: 'tETHUSD' }), 'candles').key,
+      candleToPoint(candle(), 'other').key,
+    ]);
+    expect(keys.size).toBe(6);
+  });
+
+  it.each([
+    ['a NaN price', { close: Number.NaN }, /close must be a finite number/],
+    ['an infinite volume', { volume: Number.POSITIVE_INFINITY }, /volume must be a finite number/],
+    ['an empty symbol', { symbol: '' }, /tag symbol must be a non-empty string/],
+    ['a fractional start', { start: T0 + 0.5 }, /start must be a non-negative integer/],
+    ['a negative count', { count: -1 }, /count must be a non-negative integer/],
+  ])('refuses %s with a SinkWriteError', (_name, overrides, message) => {
+    expect(() => candleToPoint(candle(overrides), 'candles')).toThrow(SinkWriteError);
+    expect(() => candleToPoint(candle(overrides), 'candles')).toThrow(message);
+  });
+});
+
+describe('tickerToPoint', () => {
+  it('writes every ticker field in snake_case plus close_price = lastPrice, at the event time', () => {
+    const { line } = tickerToPoint(ticker(), 'tickers');
+    expect(line).toBe(
+      `tickers,symbol=tETHUSD ask=2200.3,ask_size=8.25,bid=2200.1,bid_size=12.5,close_price=2200.2,daily_change=-15.5,daily_change_relative=-0.007,high=2250,last_price=2200.2,low=2150,volume=1234.5 ${T0 + 1234}`,
+    );
+  });
+});
+
+describe('tradeToPoint', () => {
+  it('tags the trade id so two trades in the same millisecond stay two points', () => {
+    const a = tradeToPoint(trade({ id: 1 }), 'trades');
+    const b = tradeToPoint(trade({ id: 2 }), 'trades');
+    expect(a.line).toBe(`trades,symbol=tBTCUSD,trade_id=1 amount=-0.25,price=42001.5 ${T0 + 500}`);
+    expect(a.key).not.toBe(b.key);
+  });
+
+  it('refuses a non-integer trade id', () => {
+    expect(() => tradeToPoint(trade({ id: 1.5 }), 'trades')).toThrow(/trade id must be an integer/);
+  });
+});
