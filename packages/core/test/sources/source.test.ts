@@ -1,0 +1,126 @@
+// Tests / source contract: listeners, iterator, error isolation and backoff shared by every source.
+import { describe, expect, it } from 'vitest';
+import { FeedMessageError, KandleError } from '../../src/errors';
+import type { Trade } from '../../src/schema/types.generated';
+import {
+  backoffDelay,
+  FeedError,
+  type MarketEvent,
+  MarketSourceBase,
+  resolveBackoff,
+  type SourceError,
+  validateSymbols,
+} from '../../src/sources/source';
+
+/** A source whose events the test pushes by hand. */
+class ManualSource extends MarketSourceBase {
+  protected readonly sourceName = 'manual';
+  async start(): Promise<void> {
+    this.setStatus('live');
+  }
+  async stop(): Promise<void> {
+    this.setStatus('stopped');
+  }
+  push(trade: Trade): void {
+    this.emitTrade(trade);
+  }
+  fail(error: SourceError): void {
+    this.emitError(error);
+  }
+}
+
+const trade = (id: number): Trade => ({ id, symbol: 'tBTCUSD', time: id, amount: 1, price: 10 });
+
+describe('MarketSourceBase', () => {
+  it('delivers to onTrade and onEvent in order, and unsubscribe detaches', async () => {
+    const source = new ManualSource();
+    const trades: number[] = [];
+    const events: MarketEvent[] = [];
+    const off = source.onTrade((t) => trades.push(t.id));
+    source.onEvent((e) => events.push(e));
+    await source.start();
+    source.push(trade(1));
+    off();
+    source.push(trade(2));
+    expect(trades).toEqual([1]);
+    expect(events.map((e) => e.kind === 'trade' && e.trade.id)).toEqual([1, 2]);
+    expect(source.stats().trades).toBe(2);
+  });
+
+  it('reports a throwing listener as FeedError listener-threw and keeps delivering', async () => {
+    const source = new ManualSource();
+    const errors: SourceError[] = [];
+    const seen: number[] = [];
+    source.onError((e) => errors.push(e));
+    source.onTrade(() => {
+      throw new Error('boom');
+    });
+    source.onTrade((t) => seen.push(t.id));
+    source.push(trade(1));
+    source.push(trade(2));
+    expect(seen).toEqual([1, 2]);
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toBeInstanceOf(FeedError);
+    expect((errors[0] as FeedError).reason).toBe('listener-threw');
+    expect(errors[0]?.message).toContain('boom');
+  });
+
+  it('counts malformed messages and warns (rate-limited) when nobody listens for errors', async () => {
+    const source = new ManualSource();
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    source.fail(new FeedMessageError('bad', [1]));
+    source.fail(new FeedMessageError('bad again', [2]));
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    expect(source.stats()).toMatchObject({ malformed: 2, errors: 2 });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('[kandle manual]');
+  });
+
+  it('iterators buffer from the moment iteration starts and finish when the source stops', async () => {
+    const source = new ManualSource();
+    await source.start();
+    source.push(trade(1)); // before iteration: not buffered
+    const iterator = source[Symbol.asyncIterator]();
+    source.push(trade(2));
+    source.push(trade(3));
+    const first = await iterator.next();
+    const second = await iterator.next();
+    const pending = iterator.next();
+    await source.stop();
+    expect([first.value, second.value].map((e) => (e as MarketEvent & { kind: 'trade' }).trade.id)).toEqual([2, 3]);
+    expect((await pending).done).toBe(true);
+  });
+});
+
+describe('backoff', () => {
+  it('grows by factor, caps at maxDelayMs and jitters downwards only', () => {
+    const backoff = resolveBackoff(
+      { initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5 },
+      { initialDelayMs: 1, maxDelayMs: 1 },
+    );
+    expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(backoff, attempt, () => 0))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
+    expect(backoffDelay(backoff, 2, () => 0.999999)).toBe(200);
+    for (let i = 0; i < 100; i += 1) {
+      const delay = backoffDelay(backoff, 3);
+      expect(delay).toBeGreaterThanOrEqual(400);
+      expect(delay).toBeLessThanOrEqual(800);
+    }
+  });
+
+  it('rejects invalid policies and symbols with CONFIG_INVALID', () => {
+    const defaults = { initialDelayMs: 1, maxDelayMs: 1 };
+    for (const bad of [{ initialDelayMs: -1 }, { factor: 0.5 }, { jitter: 2 }, { maxDelayMs: Number.NaN }]) {
+      expect(() => resolveBackoff(bad, defaults)).toThrow(KandleError);
+    }
+    expect(() => validateSymbols(['tBTCUSD', 'tBTCUSD'], 'x')).toThrow(/duplicates/);
+    expect(() => validateSymbols(['BTC/USD'], 'x')).toThrow(/not a Bitfinex symbol/);
+    expect(validateSymbols(['tBTCUSD', 'tDOGE:USD', 'fUSD'], 'x')).toEqual(['tBTCUSD', 'tDOGE:USD', 'fUSD']);
+  });
+});
