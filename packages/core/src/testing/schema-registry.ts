@@ -41,6 +41,8 @@ export interface SchemaRegistryOptions {
   startTimeoutMs?: number;
   /** The `java` (version 21 or later) to run. Default `$KANDLE_REGISTRY_JAVA`, else the first JDK ≥ 21 found. */
   java?: string;
+  /** Let the JVM outlive this Node process (for `npm run stack:up`); stop it later by pid. Default false. */
+  detached?: boolean;
 }
 
 /** A running registry. */
@@ -174,7 +176,7 @@ export async function startSchemaRegistry(options: SchemaRegistryOptions = {}): 
   // Waiting for Node's own 'exit' event (not just a dead pid) means the JVM is reaped, not a zombie, when stop() resolves.
   const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
   child.unref();
-  registerForCleanup(pid);
+  if (!options.detached) registerForCleanup(pid);
   void exited.then(() => running.delete(pid));
 
   let stopping: Promise<void> | undefined;

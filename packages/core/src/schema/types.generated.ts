@@ -1,0 +1,49 @@
+// Schema types: generated from schemas/*.avsc by scripts/gen-types.mjs. Do not edit.
+
+/** A Bitfinex trading-pair ticker snapshot (REST /v2/tickers or WebSocket ticker channel). (schemas/ticker.avsc) */
+export interface Ticker {
+  /** Bitfinex trading pair, e.g. tBTCUSD; also the Kafka record key. */
+  symbol: string;
+  /** Price of the last highest bid. */
+  bid: number;
+  /** Sum of the 25 highest bid sizes. */
+  bidSize: number;
+  /** Price of the last lowest ask. */
+  ask: number;
+  /** Sum of the 25 lowest ask sizes. */
+  askSize: number;
+  /** Amount the last price changed since yesterday. */
+  dailyChange: number;
+  /** Relative daily change (0.01 = 1%). */
+  dailyChangeRelative: number;
+  /** Price of the last trade. */
+  lastPrice: number;
+  /** Daily volume. */
+  volume: number;
+  /** Daily high. */
+  high: number;
+  /** Daily low. */
+  low: number;
+  /** When the ticker was observed, Unix ms. */
+  eventTime: number;
+}
+
+/** Avro schema of {@link Ticker}, verbatim from schemas/ticker.avsc. */
+export const tickerSchema = {"type":"record","name":"Ticker","namespace":"dev.kandle.market","doc":"A Bitfinex trading-pair ticker snapshot (REST /v2/tickers or WebSocket ticker channel).","fields":[{"name":"symbol","type":"string","doc":"Bitfinex trading pair, e.g. tBTCUSD; also the Kafka record key."},{"name":"bid","type":"double","doc":"Price of the last highest bid."},{"name":"bidSize","type":"double","doc":"Sum of the 25 highest bid sizes."},{"name":"ask","type":"double","doc":"Price of the last lowest ask."},{"name":"askSize","type":"double","doc":"Sum of the 25 lowest ask sizes."},{"name":"dailyChange","type":"double","doc":"Amount the last price changed since yesterday."},{"name":"dailyChangeRelative","type":"double","doc":"Relative daily change (0.01 = 1%)."},{"name":"lastPrice","type":"double","doc":"Price of the last trade."},{"name":"volume","type":"double","doc":"Daily volume."},{"name":"high","type":"double","doc":"Daily high."},{"name":"low","type":"double","doc":"Daily low."},{"name":"eventTime","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"When the ticker was observed, Unix ms."}]} as const;
+
+/** A Bitfinex executed trade (WebSocket trades channel 'te' event or snapshot entry). (schemas/trade.avsc) */
+export interface Trade {
+  /** Bitfinex trade id. */
+  id: number;
+  /** Bitfinex trading pair, e.g. tBTCUSD; also the Kafka record key. */
+  symbol: string;
+  /** Execution time, Unix ms. */
+  time: number;
+  /** Amount traded; positive for buys, negative for sells. */
+  amount: number;
+  /** Price at which the trade executed. */
+  price: number;
+}
+
+/** Avro schema of {@link Trade}, verbatim from schemas/trade.avsc. */
+export const tradeSchema = {"type":"record","name":"Trade","namespace":"dev.kandle.market","doc":"A Bitfinex executed trade (WebSocket trades channel 'te' event or snapshot entry).","fields":[{"name":"id","type":"long","doc":"Bitfinex trade id."},{"name":"symbol","type":"string","doc":"Bitfinex trading pair, e.g. tBTCUSD; also the Kafka record key."},{"name":"time","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Execution time, Unix ms."},{"name":"amount","type":"double","doc":"Amount traded; positive for buys, negative for sells."},{"name":"price","type":"double","doc":"Price at which the trade executed."}]} as const;

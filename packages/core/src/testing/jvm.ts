@@ -1,0 +1,223 @@
+// Testing / JVM services: resolves Maven Central artifacts into a cache and runs Java processes with no orphans.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KandleError } from '../errors';
+
+/** Where downloaded jars live: `$KANDLE_CACHE_DIR`, else `$XDG_CACHE_HOME/kandle`, else `~/.cache/kandle`. Never inside git. */
+export function cacheRoot(): string {
+  return process.env.KANDLE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kandle');
+}
+
+export interface MavenDependency {
+  groupId: string;
+  artifactId: string;
+  version: string;
+}
+
+/**
+ * Copies `dependencies` and their runtime closure from Maven Central into `<cache>/<name>/libs`
+ * with the machine's `mvn`. A marker file makes later calls a no-op.
+ */
+export function ensureMavenLibs(name: string, dependencies: MavenDependency[]): string {
+  const home = join(cacheRoot(), name);
+  const libs = join(home, 'libs');
+  const marker = join(home, '.complete');
+  if (existsSync(marker)) return libs;
+  mkdirSync(home, { recursive: true });
+  const deps = dependencies
+    .map(
+      (d) =>
+        `<dependency><groupId>${d.groupId}</groupId><artifactId>${d.artifactId}</artifactId><version>${d.version}</version></dependency>`,
+    )
+    .join('\n    ');
+  writeFileSync(
+    join(home, 'pom.xml'),
+    `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.kandle.cache</groupId>
+  <artifactId>${name}</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    ${deps}
+  </dependencies>
+</project>
+`,
+  );
+  process.stderr.write(`[kandle] resolving ${name} from Maven Central into ${libs} (first run only)\n`);
+  const result = spawnSync(
+    'mvn',
+    ['-q', '-B', 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`],
+    { cwd: home, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (result.error || result.status !== 0) {
+    throw new KandleError(
+      'CONFIG_INVALID',
+      `could not resolve ${name} with Maven (is 'mvn' installed and Maven Central reachable?): ${result.error?.message ?? `exit ${result.status}`}`,
+    );
+  }
+  writeFileSync(marker, new Date().toISOString());
+  return libs;
+}
+
+/** Classpath string of every jar in `libs`. */
+export function classpathOf(libs: string): string {
+  return readdirSync(libs)
+    .filter((f) => f.endsWith('.jar'))
+    .sort()
+    .map((f) => join(libs, f))
+    .join(':');
+}
+
+/** The `java` to run: `$KANDLE_JAVA`, else `$JAVA_HOME/bin/java`, else `java` on the PATH. */
+export function javaBinary(): string {
+  if (process.env.KANDLE_JAVA) return process.env.KANDLE_JAVA;
+  if (process.env.JAVA_HOME) return join(process.env.JAVA_HOME, 'bin', 'java');
+  return 'java';
+}
+
+const children = new Set<number>();
+let exitHookInstalled = false;
+
+// Tests that crash or time out must not leave JVMs behind: kill what we started on exit.
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  const killAll = () => {
+    for (const pid of children) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+export interface JavaProcessOptions {
+  args: string[];
+  logFile: string;
+  /** Keep running after this Node process exits (used by `npm run stack:up`). */
+  detached?: boolean;
+  env?: Record<string, string>;
+}
+
+/** Starts a JVM with stdout+stderr appended to `logFile`; returns its pid. */
+export function spawnJava(options: JavaProcessOptions): number {
+  const fd = openSync(options.logFile, 'a');
+  const child = spawn(javaBinary(), options.args, {
+    stdio: ['ignore', fd, fd],
+    detached: options.detached ?? false,
+    env: { ...process.env, ...options.env },
+  });
+  closeSync(fd);
+  if (child.pid === undefined) throw new KandleError('CONFIG_INVALID', `could not start java (${javaBinary()})`);
+  if (options.detached) child.unref();
+  else {
+    installExitHook();
+    children.add(child.pid);
+    child.once('exit', () => children.delete(child.pid as number));
+    child.unref();
+  }
+  return child.pid;
+}
+
+/** True when a process with this pid exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Sends `signal`, waits up to `timeoutMs` for the process to exit, then SIGKILLs it. */
+export async function stopProcess(pid: number, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid) && !isZombie(pid)) {
+    if (Date.now() > deadline) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      await sleep(200);
+      break;
+    }
+    await sleep(100);
+  }
+  children.delete(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
+    return / Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Asks the OS for `count` distinct free loopback ports. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const address = s.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  });
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
+export async function waitForPort(port: number, timeoutMs: number, isStillRunning: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isStillRunning()) throw new KandleError('BROKER_UNREACHABLE', `process for port ${port} exited during start-up`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+      socket.connect(port, '127.0.0.1');
+    });
+    if (open) return;
+    await sleep(250);
+  }
+  throw new KandleError('BROKER_UNREACHABLE', `nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
