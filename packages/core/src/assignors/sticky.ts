@@ -19,8 +19,9 @@ import { validateGroup } from './validate';
  * of each member's `owned` partitions as possible.
  *
  * - When every member subscribes to the same topics (Kafka's "constrained" case) partition counts differ by at
- *   most one, and the result is the one Kafka's Java client computes: each member keeps up to its quota of owned
- *   partitions (lowest first), the rest are dealt round-robin to members below quota. A member leaving moves only
+ *   most one, following the Java client's algorithm (same results in Kafka's own tests, except where Java's HashMap
+ *   order breaks ties): each member keeps up to its quota of owned partitions (lowest first), the rest are dealt
+ *   round-robin to members below quota. A member leaving moves only
  *   its partitions; a member joining takes only the partitions it needs, and nothing else moves.
  * - With different subscriptions, owned partitions are kept, the rest go one by one (partitions with the fewest
  *   candidate members first) to the least-loaded subscriber, then partitions are handed over — directly or along a

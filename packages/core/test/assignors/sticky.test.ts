@@ -318,18 +318,20 @@ describe('stickyAssignor: stickiness with owned partitions (ported from Kafka Ab
   });
 
   it('balances along a chain of members when no direct hand-over exists', () => {
-    // a can only take x, c can take x or y, b can only take y. a owns all of x, c owns all of y.
-    // Direct moves never narrow a–b; x → c, y → b does.
+    // a (3) can only hold x, b (1) only y, c (2) both. No direct move narrows a–b (b cannot take x) and
+    // neither a→c nor c→b narrows anything, but the chain x: a→c, y: c→b gives 2/2/2.
     const members: GroupMember[] = [
       { memberId: 'a', topics: ['x'], owned: [tp('x', 0), tp('x', 1), tp('x', 2)] },
-      { memberId: 'b', topics: ['y'], owned: [] },
+      { memberId: 'b', topics: ['y'], owned: [tp('y', 2)] },
       { memberId: 'c', topics: ['x', 'y'], owned: [tp('y', 0), tp('y', 1)] },
     ];
-    const assignment = assign(members, { x: 3, y: 2 });
-    expectValidAndBalanced(members, { x: 3, y: 2 }, assignment);
-    expect(assignment.a).toHaveLength(2);
-    expect(assignment.b).toHaveLength(1);
-    expect(assignment.c).toHaveLength(2);
+    const assignment = assign(members, { x: 3, y: 3 });
+    expectValidAndBalanced(members, { x: 3, y: 3 }, assignment);
+    expect(assignment).toEqual({
+      a: [tp('x', 0), tp('x', 1)],
+      b: [tp('y', 1), tp('y', 2)],
+      c: [tp('x', 2), tp('y', 0)],
+    });
   });
 });
 
