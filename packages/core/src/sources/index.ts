@@ -1,0 +1,60 @@
+// Sources / barrel: the public market-data sources (Bitfinex REST and WebSocket, replay, synthetic) and their contract.
+export type {
+  BackoffOptions,
+  FeedErrorReason,
+  MarketEvent,
+  MarketSource,
+  SourceError,
+  SourceStats,
+  SourceStatus,
+  Unsubscribe,
+} from './source';
+export { FeedError } from './source';
+export {
+  BITFINEX_CODES,
+  BitfinexApiError,
+  type BitfinexChannel,
+  type BitfinexChannelRef,
+  type BitfinexWsFrame,
+  parseRestTickers,
+  parseTickerArray,
+  parseTradeArray,
+  parseWsFrame,
+  type RestTickersResult,
+  tickerToRestArray,
+  tickerToWsArray,
+  tradeToArray,
+} from './bitfinex-frames';
+export {
+  BITFINEX_REST_URL,
+  type BitfinexRestSource,
+  type BitfinexRestSourceOptions,
+  createBitfinexRestSource,
+  MIN_REST_INTERVAL_MS,
+} from './bitfinex-rest';
+export {
+  BITFINEX_WS_URL,
+  type BitfinexWsSource,
+  type BitfinexWsSourceOptions,
+  createBitfinexWsSource,
+  MAX_CONNECTIONS_PER_MINUTE,
+  MAX_PUBLIC_SUBSCRIPTIONS,
+} from './bitfinex-ws';
+export {
+  createReplaySource,
+  loadRecording,
+  parseMarketEvent,
+  type ReplaySource,
+  type ReplaySourceOptions,
+  saveRecording,
+} from './replay';
+export {
+  createSyntheticSource,
+  DEFAULT_START_PRICES,
+  type GenerateSyntheticOptions,
+  generateSyntheticEvents,
+  type SyntheticOptions,
+  type SyntheticSource,
+  type SyntheticSourceOptions,
+  TOP_SYMBOLS,
+} from './synthetic';
