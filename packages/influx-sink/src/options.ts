@@ -28,7 +28,7 @@ export interface MeasurementNames {
 export interface InfluxSinkOptions {
   /** Server base URL, e.g. `http://127.0.0.1:8181`. Default `$INFLUX_HOST`; required. */
   host?: string;
-  /** API token. Default `$INFLUX_TOKEN`; optional (servers started without auth need none). Never logged. */
+  /** API token. Default `$INFLUX_TOKEN`; required by the client (a server started `--without-auth` accepts any value). Never logged. */
   token?: string;
   /** Database (v2 API: bucket) to write to. Default `$INFLUX_DATABASE`; required. */
   database?: string;
@@ -63,7 +63,7 @@ export interface InfluxSinkOptions {
 /** {@link InfluxSinkOptions} with every default applied and every value checked. */
 export interface ResolvedSinkOptions {
   host: string;
-  token: string | undefined;
+  token: string;
   database: string;
   authScheme: string | undefined;
   measurements: MeasurementNames;
@@ -112,6 +112,12 @@ export function resolveSinkOptions(
   }
   const database = nonEmpty(options.database ?? env.INFLUX_DATABASE);
   if (!database) throw new ConfigError('InfluxDB database missing: pass `database` or set INFLUX_DATABASE');
+  const token = nonEmpty(options.token ?? env.INFLUX_TOKEN);
+  if (!token) {
+    throw new ConfigError(
+      'InfluxDB token missing: pass `token` or set INFLUX_TOKEN (a server without auth accepts any value)',
+    );
+  }
 
   const measurements: MeasurementNames = { ...SINK_DEFAULTS.measurements, ...definedOnly(options.measurements ?? {}) };
   for (const [kind, name] of Object.entries(measurements)) {
@@ -121,7 +127,7 @@ export function resolveSinkOptions(
 
   const resolved: ResolvedSinkOptions = {
     host: host.replace(/\/+$/, ''),
-    token: nonEmpty(options.token ?? env.INFLUX_TOKEN),
+    token,
     database,
     authScheme: nonEmpty(options.authScheme ?? env.INFLUX_AUTH_SCHEME),
     measurements,

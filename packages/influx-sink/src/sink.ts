@@ -57,7 +57,7 @@ export interface InfluxSink {
  * Creates a sink writing to InfluxDB 3 through `@influxdata/influxdb3-client` (`/api/v2/write`, precision ms).
  * Connection settings fall back to `INFLUX_HOST`, `INFLUX_TOKEN` and `INFLUX_DATABASE`.
  *
- * @throws ConfigError when the host or database is missing or an option is out of range.
+ * @throws ConfigError when the host, token or database is missing or an option is out of range.
  * @example
  * ```ts
  * const sink = createInfluxSink({ host: 'http://127.0.0.1:8181', database: 'kandle' });
@@ -90,7 +90,7 @@ class BatchingInfluxSink implements InfluxSink {
       host: options.host,
       database: options.database,
       writeTimeout: options.requestTimeoutMs,
-      ...(options.token === undefined ? {} : { token: options.token }),
+      token: options.token,
       ...(options.authScheme === undefined ? {} : { authScheme: options.authScheme }),
       // noSync stays false: with it the server answers before the WAL is persisted, which would break the ack contract.
       writeOptions: { precision: 'ms', gzipThreshold: options.gzipThreshold, noSync: false },
@@ -324,8 +324,7 @@ class BatchingInfluxSink implements InfluxSink {
 
   /** Removes the token verbatim: `redactSecrets` only recognises it next to a keyword, a server might echo it bare. */
   private scrub(text: string): string {
-    const token = this.options.token;
-    return token ? text.split(token).join('[redacted]') : text;
+    return text.split(this.options.token).join('[redacted]');
   }
 
   private retrySleep(ms: number): Promise<void> {

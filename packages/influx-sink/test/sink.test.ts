@@ -275,15 +275,19 @@ describe('createInfluxSink: options and lifecycle', () => {
     });
   });
 
-  it('throws ConfigError without host or database, or with nonsense values', () => {
+  it('throws ConfigError without host, database or token, or with nonsense values', () => {
     vi.stubEnv('INFLUX_HOST', '');
     vi.stubEnv('INFLUX_DATABASE', '');
-    expect(() => createInfluxSink({ database: 'd' })).toThrow(ConfigError);
-    expect(() => createInfluxSink({ host: 'http://127.0.0.1:1' })).toThrow(/INFLUX_DATABASE/);
+    vi.stubEnv('INFLUX_TOKEN', '');
+    expect(() => createInfluxSink({ database: 'd', token: 't' })).toThrow(ConfigError);
+    expect(() => createInfluxSink({ host: 'http://127.0.0.1:1', token: 't' })).toThrow(/INFLUX_DATABASE/);
+    expect(() => createInfluxSink({ host: 'http://127.0.0.1:1', database: 'd' })).toThrow(/INFLUX_TOKEN/);
     expect(() => resolveSinkOptions({ host: 'ftp://x', database: 'd' }, {})).toThrow(ConfigError);
-    expect(() => resolveSinkOptions({ host: 'http://x', database: 'd', batchSize: 0 }, {})).toThrow(/batchSize/);
+    expect(() => resolveSinkOptions({ host: 'http://x', database: 'd', token: 't', batchSize: 0 }, {})).toThrow(
+      /batchSize/,
+    );
     expect(() =>
-      resolveSinkOptions({ host: 'http://x', database: 'd', batchSize: 10, maxPendingPoints: 5 }, {}),
+      resolveSinkOptions({ host: 'http://x', database: 'd', token: 't', batchSize: 10, maxPendingPoints: 5 }, {}),
     ).toThrow(/maxPendingPoints/);
   });
 
