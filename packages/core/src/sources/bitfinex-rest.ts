@@ -92,8 +92,11 @@ export class BitfinexRestSource extends MarketSourceBase {
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== 'function')
       throw configError('no fetch implementation: use Node ≥ 20 or pass options.fetch', {});
-    this.fetchImpl = fetchImpl;
+    // Called detached from `this`: some fetch implementations throw "Illegal invocation" when bound to another object.
+    this.fetchImpl = (input, init) => fetchImpl(input, init);
     const base = (options.baseUrl ?? BITFINEX_REST_URL).replace(/\/+$/, '');
+    if (!/^https?:\/\/[^/]/.test(base))
+      throw configError('baseUrl must be an http:// or https:// URL', { baseUrl: base });
     this.url = `${base}/v2/tickers?symbols=${symbols.map(encodeURIComponent).join(',')}`;
   }
 

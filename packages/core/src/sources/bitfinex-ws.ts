@@ -132,6 +132,7 @@ export class BitfinexWsSource extends MarketSourceBase {
       });
     }
     this.url = options.url ?? BITFINEX_WS_URL;
+    if (!/^wss?:\/\/[^/]/.test(this.url)) throw configError('url must be a ws:// or wss:// URL', { url: this.url });
     this.backoff = resolveBackoff(options.reconnect, { initialDelayMs: 1_000, maxDelayMs: 30_000 });
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
     requirePositive('heartbeatTimeoutMs', this.heartbeatTimeoutMs);

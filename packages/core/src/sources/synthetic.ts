@@ -97,11 +97,14 @@ export class SyntheticSource extends MarketSourceBase {
   protected readonly sourceName = 'synthetic';
   private readonly options: SyntheticSourceOptions;
   private readonly maxEvents: number;
+  private readonly market: SyntheticMarket | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(options: SyntheticSourceOptions) {
+  /** @param market - internal: continue an existing simulated market (the fake server's fixtures) instead of a new one. */
+  constructor(options: SyntheticSourceOptions, market?: SyntheticMarket) {
     super();
     this.options = options;
+    this.market = market;
     this.maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
     if (!(this.maxEvents >= 0)) throw configError('maxEvents must be ≥ 0', { maxEvents: options.maxEvents });
     new SyntheticMarket(options, 0); // validates options now rather than at start()
@@ -109,7 +112,8 @@ export class SyntheticSource extends MarketSourceBase {
 
   async start(): Promise<void> {
     if (this.status !== 'idle') return;
-    const market = new SyntheticMarket(this.options, Date.now());
+    const market = this.market ?? new SyntheticMarket(this.options, Date.now());
+    market.syncClock(Date.now());
     this.setStatus('live');
     let pending = market.next();
     const pump = (): void => {
@@ -222,6 +226,11 @@ export class SyntheticMarket {
     return this.random() < this.tickerShare
       ? { kind: 'ticker', ticker: this.ticker(state, time) }
       : { kind: 'trade', trade: this.trade(state, time) };
+  }
+
+  /** Moves simulated time forward to `time` (never backwards), so the next event happens after it. */
+  syncClock(time: number): void {
+    this.clock = Math.max(this.clock, time);
   }
 
   /** A ticker for `symbol` at `time` (the price moves up to `time` first). */

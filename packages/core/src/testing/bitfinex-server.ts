@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { tickerToWsArray, tradeToArray } from '../sources/bitfinex-frames';
 import { MAX_PUBLIC_SUBSCRIPTIONS } from '../sources/bitfinex-ws';
-import { createSyntheticSource, type SyntheticOptions, SyntheticMarket, TOP_SYMBOLS } from '../sources/synthetic';
+import { SyntheticMarket, type SyntheticOptions, SyntheticSource, TOP_SYMBOLS } from '../sources/synthetic';
 
 /** Options of {@link startFakeBitfinex}. */
 export interface FakeBitfinexOptions {
@@ -14,12 +14,12 @@ export interface FakeBitfinexOptions {
   symbols?: readonly string[];
   /** Heartbeat `[chanId, "hb"]` period per subscribed channel; 0 disables heartbeats. Default 15 000, like Bitfinex. */
   heartbeatIntervalMs?: number;
-  /** Seed of the fixture prices and trades. Default 1. */
+  /** Seed of the fixture prices and trades (and of autoFeed; its own `seed` is ignored). Default 1. */
   seed?: number;
   /** Trades kept per symbol and sent as the subscription snapshot. Default 30. */
   snapshotSize?: number;
   /** Push live synthetic tickers and trades to subscribers (for offline demos). Default false: data only moves when you push. */
-  autoFeed?: false | Omit<SyntheticOptions, 'symbols'>;
+  autoFeed?: false | Omit<SyntheticOptions, 'symbols' | 'seed'>;
 }
 
 /** A subscription as the server sees it. */
@@ -105,7 +105,9 @@ export async function startFakeBitfinex(options: FakeBitfinexOptions = {}): Prom
   const symbols = [...(options.symbols ?? TOP_SYMBOLS)];
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 15_000;
   const snapshotSize = options.snapshotSize ?? 30;
-  const fixtures = new SyntheticMarket({ symbols, seed: options.seed ?? 1 }, Date.now() - 60_000);
+  // One simulated market feeds both the fixtures and autoFeed, so trade ids and prices continue seamlessly.
+  const marketOptions = { ...(options.autoFeed || {}), symbols, seed: options.seed ?? 1 };
+  const fixtures = new SyntheticMarket(marketOptions, Date.now() - 60_000);
   const tickers = new Map<string, readonly unknown[]>();
   const history = new Map<string, (readonly unknown[])[]>();
   for (const symbol of symbols) {
@@ -337,7 +339,7 @@ export async function startFakeBitfinex(options: FakeBitfinexOptions = {}): Prom
     },
   };
 
-  const feed = options.autoFeed ? createSyntheticSource({ ...options.autoFeed, symbols }) : undefined;
+  const feed = options.autoFeed ? new SyntheticSource(marketOptions, fixtures) : undefined;
   feed?.onEvent((event) => {
     if (event.kind === 'ticker') handle.pushTicker(event.ticker.symbol, tickerToWsArray(event.ticker));
     else handle.pushTrade(event.trade.symbol, tradeToArray(event.trade));

@@ -212,6 +212,9 @@ describe('createBitfinexWsSource', () => {
     expect(() => createBitfinexWsSource({ symbols: ['fUSD'] })).toThrow(KandleError);
     expect(() => createBitfinexWsSource({ symbols: ['tBTCUSD'], channels: ['book' as 'ticker'] })).toThrow(/channels/);
     expect(() => createBitfinexWsSource({ symbols: ['tBTCUSD'], maxSubscriptions: 30 })).toThrow(/maxSubscriptions/);
+    expect(() => createBitfinexWsSource({ symbols: ['tBTCUSD'], url: 'https://api-pub.bitfinex.com/ws/2' })).toThrow(
+      /ws:\/\//,
+    );
   });
 
   it('works as an async iterator that ends on stop()', async () => {
@@ -226,5 +229,19 @@ describe('createBitfinexWsSource', () => {
     await consumer;
     expect(ids).toEqual([1_600_100_000]);
     expect(h.server.clients).toBe(0);
+  });
+});
+
+describe('startFakeBitfinex autoFeed', () => {
+  it('streams synthetic data to WebSocket subscribers and keeps REST tickers current', async () => {
+    const h = await connect({ symbols: ['tBTCUSD', 'tETHUSD'] }, { autoFeed: { ratePerSecond: 400 }, seed: 5 });
+    await h.server.waitFor(() => h.trades.length > 20 && h.tickers.length > 6);
+    const ids = h.trades.filter((t) => t.symbol === 'tBTCUSD').map((t) => t.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const response = await fetch(`${h.server.restUrl}/v2/tickers?symbols=tBTCUSD,fUSD,tNOPE`);
+    const rows = (await response.json()) as unknown[][];
+    expect(rows.map((r) => r[0])).toEqual(['tBTCUSD', 'fUSD']);
+    expect(rows[0]).toHaveLength(11);
+    expect(h.errors).toEqual([]);
   });
 });
