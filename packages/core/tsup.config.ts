@@ -7,5 +7,5 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
-  external: ['@confluentinc/kafka-javascript', '@confluentinc/schemaregistry', 'avsc'],
+  external: ['@confluentinc/kafka-javascript', '@confluentinc/schemaregistry', 'avsc', 'kafkajs', 'ws'],
 });

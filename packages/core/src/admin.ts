@@ -1,0 +1,236 @@
+// Admin: creates and validates topics, and describes topics and groups for the dashboard and tests.
+import { KafkaJS } from '@confluentinc/kafka-javascript';
+import { Kafka as PureKafka, logLevel as pureLogLevel, type SASLOptions } from 'kafkajs';
+import { type KafkaConnection, resolveKafkaConnection } from './config';
+import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
+
+/** What a topic should look like. */
+export interface TopicSpec {
+  name: string;
+  /** Default 2 (the seed's). */
+  partitions?: number;
+  /** Default 3. */
+  replicationFactor?: number;
+  /** `min.insync.replicas`; with `acks=all` a write needs this many replicas in sync. Default 2. */
+  minInsyncReplicas?: number;
+  /** Extra topic configs (`retention.ms`, `cleanup.policy`, …). */
+  configs?: Record<string, string>;
+}
+
+/** A partition as the cluster reports it. */
+export interface PartitionState {
+  partition: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+}
+
+/** One group member and the partitions the coordinator assigned to it. */
+export interface GroupMemberState {
+  memberId: string;
+  clientId: string;
+  host: string;
+  assignment: Array<{ topic: string; partition: number }>;
+}
+
+export interface GroupState {
+  groupId: string;
+  state: string;
+  protocol: string;
+  members: GroupMemberState[];
+}
+
+/** Committed offset, end offset and lag of one partition for a group. */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  committed: number | null;
+  end: number;
+  lag: number;
+}
+
+/**
+ * Topic and group administration over one connection.
+ *
+ * @example
+ * ```ts
+ * const admin = await createKafkaAdmin({ brokers: '127.0.0.1:19092' });
+ * await admin.ensureTopic({ name: 'prices', partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 });
+ * console.log(await admin.describeTopic('prices'));
+ * await admin.close();
+ * ```
+ */
+export interface KafkaAdmin {
+  /** Creates the topic, or checks that the existing one matches; a mismatch throws `TopicMismatchError`. */
+  ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
+  /** Partitions with leader, replicas and ISR. Throws `UnknownTopicError`. */
+  describeTopic(topic: string): Promise<PartitionState[]>;
+  /** Members and their assignments as the group coordinator sees them. */
+  describeGroup(groupId: string): Promise<GroupState>;
+  /** Committed offsets and lag per partition of `topic` for `groupId`. */
+  groupLag(groupId: string, topic: string): Promise<PartitionLag[]>;
+  listTopics(): Promise<string[]>;
+  deleteTopic(topic: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Connects an admin client; throws `BrokerUnreachableError` when no broker answers within `connectTimeoutMs`. */
+export async function createKafkaAdmin(connection: KafkaConnection = {}): Promise<KafkaAdmin> {
+  const resolved = resolveKafkaConnection(connection);
+  const kafka = new KafkaJS.Kafka({ ...resolved.rdkafka, kafkaJS: { logLevel: KafkaJS.logLevel.NOTHING } } as never);
+  const admin = kafka.admin();
+  await withTimeout(admin.connect(), resolved.connectTimeoutMs, () => new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs));
+  // Fail fast when nothing answers: librdkafka's connect() resolves before any broker replied.
+  await withTimeout(admin.listTopics({ timeout: resolved.connectTimeoutMs }), resolved.connectTimeoutMs + 1000, () =>
+    new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs),
+  ).catch((e) => {
+    void admin.disconnect().catch(() => undefined);
+    throw e instanceof KandleError ? e : new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, e);
+  });
+
+  let configClient: ReturnType<PureKafka['admin']> | undefined;
+  // librdkafka's admin API in this client has no DescribeConfigs; KafkaJS (pure JS) reads min.insync.replicas.
+  const configs = async () => {
+    if (!configClient) {
+      configClient = pureKafkaFor(connection, resolved.brokers).admin();
+      await configClient.connect();
+    }
+    return configClient;
+  };
+
+  const describeTopic = async (topic: string): Promise<PartitionState[]> => {
+    let meta: Awaited<ReturnType<typeof admin.fetchTopicMetadata>>;
+    try {
+      meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    } catch (e) {
+      if (/unknown topic|UNKNOWN_TOPIC/i.test(String((e as Error).message))) throw new UnknownTopicError(topic);
+      throw e;
+    }
+    const partitions = meta[0]?.partitions ?? [];
+    if (partitions.length === 0) throw new UnknownTopicError(topic);
+    return partitions
+      .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: [...p.replicas].sort(), isr: [...p.isr].sort() }))
+      .sort((a, b) => a.partition - b.partition);
+  };
+
+  return {
+    async ensureTopic(spec) {
+      const partitions = spec.partitions ?? 2;
+      const replicationFactor = spec.replicationFactor ?? 3;
+      const minIsr = spec.minInsyncReplicas ?? 2;
+      if (!spec.name || /[^a-zA-Z0-9._-]/.test(spec.name)) throw new ConfigError(`invalid topic name "${spec.name}"`);
+      if (minIsr > replicationFactor) throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
+      const exists = (await admin.listTopics()).includes(spec.name);
+      if (!exists) {
+        try {
+          // KafkaJS semantics: false means the topic already existed (metadata was stale), so validate it below.
+          const created = await admin.createTopics({
+            topics: [
+              {
+                topic: spec.name,
+                numPartitions: partitions,
+                replicationFactor,
+                configEntries: Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(([name, value]) => ({ name, value })),
+              },
+            ],
+          });
+          if (created) return 'created';
+        } catch (e) {
+          if (!/already exists/i.test(String((e as Error).message))) {
+            throw new KandleError('CONFIG_INVALID', `could not create topic "${spec.name}": ${(e as Error).message}`, { cause: e });
+          }
+        }
+      }
+      const state = await describeTopic(spec.name);
+      const differences: string[] = [];
+      if (state.length !== partitions) differences.push(`partitions ${state.length} (wanted ${partitions})`);
+      const rf = state[0]?.replicas.length ?? 0;
+      if (rf !== replicationFactor) differences.push(`replication factor ${rf} (wanted ${replicationFactor})`);
+      const described = await (await configs()).describeConfigs({
+        resources: [{ type: 2, name: spec.name, configNames: ['min.insync.replicas', ...Object.keys(spec.configs ?? {})] }],
+        includeSynonyms: false,
+      });
+      const entries = described.resources[0]?.configEntries ?? [];
+      const actualMinIsr = entries.find((e) => e.configName === 'min.insync.replicas')?.configValue;
+      if (actualMinIsr !== String(minIsr)) differences.push(`min.insync.replicas ${actualMinIsr} (wanted ${minIsr})`);
+      for (const [name, value] of Object.entries(spec.configs ?? {})) {
+        const actual = entries.find((e) => e.configName === name)?.configValue;
+        if (actual !== value) differences.push(`${name} ${actual} (wanted ${value})`);
+      }
+      if (differences.length) throw new TopicMismatchError(spec.name, differences);
+      return 'exists';
+    },
+    describeTopic,
+    async describeGroup(groupId) {
+      const { groups } = await admin.describeGroups([groupId]);
+      const group = groups[0];
+      if (!group) throw new KandleError('CONFIG_INVALID', `group "${groupId}" not found`);
+      return {
+        groupId,
+        state: String(group.state),
+        protocol: group.protocol,
+        members: group.members
+          .map((m) => ({
+            memberId: m.memberId,
+            clientId: m.clientId,
+            host: m.clientHost,
+            assignment: (m.assignment?.topicPartitions ?? [])
+              .map((tp) => ({ topic: tp.topic, partition: tp.partition }))
+              .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
+          }))
+          .sort((a, b) => a.memberId.localeCompare(b.memberId)),
+      };
+    },
+    async groupLag(groupId, topic) {
+      const [committed, ends] = await Promise.all([
+        admin.fetchOffsets({ groupId, topics: [topic] }),
+        admin.fetchTopicOffsets(topic),
+      ]);
+      const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      return ends
+        .map((e) => {
+          const c = byPartition.get(e.partition);
+          const committedOffset = c === undefined || c < 0 ? null : c;
+          const end = Number(e.high);
+          return { topic, partition: e.partition, committed: committedOffset, end, lag: end - (committedOffset ?? Number(e.low)) };
+        })
+        .sort((a, b) => a.partition - b.partition);
+    },
+    listTopics: () => admin.listTopics(),
+    async deleteTopic(topic) {
+      await admin.deleteTopics({ topics: [topic] });
+    },
+    async close() {
+      await Promise.all([admin.disconnect(), configClient?.disconnect()]);
+    },
+  };
+}
+
+function pureKafkaFor(connection: KafkaConnection, brokers: string): PureKafka {
+  const security = connection.security;
+  const sasl = security?.sasl;
+  let saslOptions: SASLOptions | undefined;
+  if (sasl && sasl.mechanism !== 'OAUTHBEARER') {
+    const mechanism = sasl.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    saslOptions = { mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
+  } else if (sasl) {
+    throw new ConfigError('topic config validation with OAUTHBEARER is not supported yet; pass minInsyncReplicas only when creating');
+  }
+  return new PureKafka({
+    clientId: connection.clientId ?? 'kandle-admin',
+    brokers: brokers.split(','),
+    logLevel: pureLogLevel.NOTHING,
+    ...(security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl' ? { ssl: security.caPem ? { ca: [security.caPem] } : true } : {}),
+    ...(saslOptions ? { sasl: saslOptions } : {}),
+  });
+}
+
+/** Rejects with `onTimeout()` when `promise` takes longer than `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
