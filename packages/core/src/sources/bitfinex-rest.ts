@@ -52,7 +52,7 @@ export interface BitfinexRestSourceOptions {
  * @example
  * ```ts
  * const source = createBitfinexRestSource({ symbols: ['tBTCUSD', 'tETHUSD'], intervalMs: 10_000 });
- * source.onTicker((t) => producer.send(t));
+ * source.onTicker((t) => console.log(t.symbol, t.lastPrice, new Date(t.eventTime)));
  * source.onError((e) => log.warn(e.message));
  * await source.start(); // resolves after the first poll
  * ```

@@ -70,7 +70,7 @@ interface Subscription extends BitfinexChannelRef {
  * @example
  * ```ts
  * const source = createBitfinexWsSource({ symbols: ['tBTCUSD', 'tETHUSD'] });
- * source.onTrade((t) => producer.send(t));
+ * source.onEvent((event) => producer.send(event).catch((e) => log.error(e.message)));
  * source.onError((e) => log.warn(e.message));
  * await source.start();
  * ```

@@ -43,7 +43,7 @@ export interface ReplaySourceOptions {
  * @example
  * ```ts
  * const source = createReplaySource({ events: loadRecording('btc-2025-01-01.ndjson'), speed: 10 });
- * source.onEvent((ev) => producer.send(ev));
+ * source.onEvent((event) => producer.send(event).catch((e) => log.error(e.message)));
  * await source.start();
  * ```
  */
