@@ -13,9 +13,8 @@ import { LatencyWindow, parseRdkafkaStats, type ProducerMetrics } from './metric
 import { partitionForKey } from './partitioner';
 import { type AvroEncoder, connectSchemaRegistry, createAvroEncoder, type SchemaRegistryHandle, valueSubject } from './schema/avro';
 import { type Ticker, type Trade, tickerSchema, tradeSchema } from './schema/types.generated';
+import type { MarketEvent } from './sources/source';
 
-/** A market event as the sources emit it. */
-export type MarketEvent = { kind: 'ticker'; ticker: Ticker } | { kind: 'trade'; trade: Trade };
 
 /**
  * How records are spread over partitions (the seed's three ways):

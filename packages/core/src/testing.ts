@@ -30,3 +30,12 @@ export {
   schemaRegistryHome,
   startSchemaRegistry,
 } from './testing/schema-registry';
+export {
+  ensureQuestDbJar,
+  QUESTDB_VERSION,
+  type QuestDb,
+  type QuestDbOptions,
+  type QuestDbQueryResult,
+  startQuestDb,
+} from './testing/questdb';
+export { type FakeBitfinex, type FakeBitfinexOptions, type FakeSubscription, startFakeBitfinex } from './testing/bitfinex-server';
