@@ -156,6 +156,25 @@ describe('createCandleAggregator: closing, corrections and late data', () => {
     expect(agg.stats()).toMatchObject({ records: 4, progress: 4, closed: 1, corrections: 0, droppedLate: 0 });
   });
 
+  it('reproduces the worked example of docs/candles.md', () => {
+    const agg = createCandleAggregator({ intervals: ['1m'], gracePeriodMs: 5 * SECOND });
+    const at = (m: number, s: number): number => T0 + m * MINUTE + s * SECOND;
+    const step = (m: number, s: number, price: number): string[] =>
+      agg
+        .addTicker(ticker('tBTCUSD', at(m, s), price))
+        .map(
+          ({ kind, candle: c }) =>
+            `${kind} ${(c.start - T0) / MINUTE} ${c.open} ${c.high} ${c.low} ${c.close} ${c.count}`,
+        );
+    expect(step(0, 10, 100)).toEqual(['progress 0 100 100 100 100 1']);
+    expect(step(0, 30, 105)).toEqual(['progress 0 100 105 100 105 2']);
+    expect(step(0, 27, 90)).toEqual(['progress 0 100 105 90 105 3']);
+    expect(step(1, 4, 107)).toEqual(['progress 1 107 107 107 107 1']);
+    expect(step(0, 59, 95)).toEqual(['progress 0 100 105 90 95 4']);
+    expect(step(1, 5, 108)).toEqual(['closed 0 100 105 90 95 4', 'progress 1 107 108 107 108 2']);
+    expect(step(0, 40, 120)).toEqual(['correction 0 100 120 90 95 5']);
+  });
+
   it('accepts a record between watermark and bucket end into the still-open bucket', () => {
     const agg = createCandleAggregator({ gracePeriodMs: 5 * SECOND });
     agg.addTicker(ticker('tBTCUSD', T0 + MINUTE + 4 * SECOND, 100));
