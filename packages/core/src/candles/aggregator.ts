@@ -145,11 +145,30 @@ interface Stream {
   readonly series: Series[];
 }
 
+/** Updates of one call, created on the first one. */
+type Emitted = CandleUpdate[] | undefined;
+
 const NOT_AN_OBJECT = 'record must be an object';
 const BAD_SYMBOL = 'symbol must be a non-empty string';
 const BAD_TIME = 'event time must be a finite number';
 const BAD_PRICE = 'price must be a finite number >= 0';
 const BAD_AMOUNT = 'amount must be a finite number';
+
+/** Everything one aggregator owns; the functions below are shared by all aggregators so V8 optimizes them once. */
+interface State {
+  readonly intervals: ReadonlyArray<[CandleInterval, number]>;
+  readonly gracePeriodMs: number;
+  readonly retainClosedBuckets: number;
+  readonly maxOpenBuckets: number;
+  readonly emitProgress: boolean;
+  readonly onInvalid: CandleAggregatorOptions['onInvalid'];
+  readonly onLate: CandleAggregatorOptions['onLate'];
+  readonly tickerStreams: Map<string, Stream>;
+  readonly tradeStreams: Map<string, Stream>;
+  readonly allSeries: Series[];
+  openBuckets: number;
+  readonly counters: Omit<CandleAggregatorStats, 'openBuckets'>;
+}
 
 /**
  * Creates a candle aggregator: feed it tickers and trades in any order, get candle updates
@@ -172,6 +191,17 @@ const BAD_AMOUNT = 'amount must be a finite number';
  * ```
  */
 export function createCandleAggregator(options: CandleAggregatorOptions = {}): CandleAggregator {
+  const state = createState(options);
+  return {
+    addTicker: (ticker) => addTicker(state, ticker),
+    addTrade: (trade) => addTrade(state, trade),
+    flush: () => flush(state),
+    snapshot: (symbol, interval) => snapshot(state, symbol, interval),
+    stats: () => ({ ...state.counters, openBuckets: state.openBuckets }),
+  };
+}
+
+function createState(options: CandleAggregatorOptions): State {
   const intervals = validateIntervals(options.intervals ?? ['1m']);
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   if (!Number.isFinite(gracePeriodMs) || gracePeriodMs < 0) {
@@ -189,207 +219,204 @@ export function createCandleAggregator(options: CandleAggregatorOptions = {}): C
   if (!(maxOpenBuckets === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxOpenBuckets) && maxOpenBuckets >= 1))) {
     throw new ConfigError(`maxOpenBuckets must be an integer >= 1, got ${String(maxOpenBuckets)}`, { maxOpenBuckets });
   }
-  const emitProgress = options.emitProgress ?? true;
-  const { onInvalid, onLate } = options;
+  return {
+    intervals,
+    gracePeriodMs,
+    retainClosedBuckets,
+    maxOpenBuckets,
+    emitProgress: options.emitProgress ?? true,
+    onInvalid: options.onInvalid,
+    onLate: options.onLate,
+    tickerStreams: new Map(),
+    tradeStreams: new Map(),
+    allSeries: [],
+    openBuckets: 0,
+    counters: { records: 0, progress: 0, closed: 0, corrections: 0, droppedLate: 0, invalid: 0 },
+  };
+}
 
-  const tickerStreams = new Map<string, Stream>();
-  const tradeStreams = new Map<string, Stream>();
-  const allSeries: Series[] = [];
-  let openBuckets = 0;
-  // Updates of the call in progress. Created on the first emit as a one-element literal, so a
-  // record causing a single update allocates an exactly sized array; saved and restored around
-  // each call so a callback may re-enter the aggregator.
-  let emitted: CandleUpdate[] | undefined;
-  const counters = { records: 0, progress: 0, closed: 0, corrections: 0, droppedLate: 0, invalid: 0 };
+function addTicker(state: State, ticker: Ticker): CandleUpdate[] {
+  state.counters.records++;
+  if (typeof ticker !== 'object' || ticker === null) return skip(state, ticker, NOT_AN_OBJECT);
+  const { symbol, eventTime, lastPrice } = ticker;
+  const reason = invalidReason(symbol, eventTime, lastPrice);
+  if (reason !== undefined) return skip(state, ticker, reason);
+  const stream = state.tickerStreams.get(symbol) ?? createStream(state, state.tickerStreams, 'ticker', symbol);
+  return ingest(state, ticker, stream, eventTime, lastPrice, 0);
+}
 
-  function createStream(streams: Map<string, Stream>, source: CandleSource, symbol: string): Stream {
-    const series = intervals.map(([interval, ms]) => new Series(symbol, source, interval, ms));
-    allSeries.push(...series);
-    const stream: Stream = { maxEventTime: Number.NEGATIVE_INFINITY, series };
-    streams.set(symbol, stream);
-    return stream;
-  }
+function addTrade(state: State, trade: Trade): CandleUpdate[] {
+  state.counters.records++;
+  if (typeof trade !== 'object' || trade === null) return skip(state, trade, NOT_AN_OBJECT);
+  const { symbol, time, price, amount } = trade;
+  const reason = invalidReason(symbol, time, price) ?? (Number.isFinite(amount) ? undefined : BAD_AMOUNT);
+  if (reason !== undefined) return skip(state, trade, reason);
+  const stream = state.tradeStreams.get(symbol) ?? createStream(state, state.tradeStreams, 'trade', symbol);
+  return ingest(state, trade, stream, time, price, Math.abs(amount));
+}
 
-  function emit(kind: CandleUpdateKind, series: Series, bucket: Bucket): void {
-    const update: CandleUpdate = { kind, candle: toCandle(series, bucket) };
-    if (emitted === undefined) emitted = [update];
-    else emitted.push(update);
-  }
+function skip(state: State, record: Ticker | Trade, reason: string): CandleUpdate[] {
+  state.counters.invalid++;
+  state.onInvalid?.(record, reason);
+  return [];
+}
 
-  function rememberClosed(series: Series, bucket: Bucket): void {
-    insertByStart(series.closed, bucket);
-    emit('closed', series, bucket);
-    counters.closed++;
-    const closed = series.closed;
-    while (closed.length > retainClosedBuckets) {
-      const forgotten = closed.shift() as Bucket;
-      if (forgotten.start > series.evictedThrough) series.evictedThrough = forgotten.start;
-    }
-  }
+function createStream(state: State, streams: Map<string, Stream>, source: CandleSource, symbol: string): Stream {
+  const series = state.intervals.map(([interval, ms]) => new Series(symbol, source, interval, ms));
+  state.allSeries.push(...series);
+  const stream: Stream = { maxEventTime: Number.NEGATIVE_INFINITY, series };
+  streams.set(symbol, stream);
+  return stream;
+}
 
-  function closeThrough(series: Series, watermark: number): void {
-    const open = series.open;
-    while (open.length > 0 && (open[0] as Bucket).end <= watermark) {
-      openBuckets--;
-      rememberClosed(series, open.shift() as Bucket);
-    }
-  }
-
-  // Only runs when a new bucket pushes the total over maxOpenBuckets, so a scan is affordable.
-  function closeOldestOpen(): void {
-    let oldest: Series | undefined;
-    for (const series of allSeries) {
-      const first = series.open[0];
-      if (first !== undefined && (oldest === undefined || first.end < (oldest.open[0] as Bucket).end)) oldest = series;
-    }
-    if (oldest === undefined) return;
-    openBuckets--;
-    rememberClosed(oldest, oldest.open.shift() as Bucket);
-  }
-
-  function fold(
-    record: Ticker | Trade,
-    series: Series,
-    time: number,
-    price: number,
-    volume: number,
-    watermark: number,
-  ): void {
-    const start = floorToGrid(time, series.intervalMs);
-    const open = series.open;
-    const newest = open[open.length - 1];
-    let bucket = newest !== undefined && newest.start === start ? newest : findByStart(open, start);
-    if (bucket !== undefined) {
-      bucket.add(time, price, volume);
-      if (emitProgress) {
-        emit('progress', series, bucket);
-        counters.progress++;
-      }
-      return;
-    }
-    bucket = findByStart(series.closed, start);
-    if (bucket !== undefined) {
-      bucket.add(time, price, volume);
-      emit('correction', series, bucket);
-      counters.corrections++;
-      return;
-    }
-    if (start <= series.evictedThrough) {
-      counters.droppedLate++;
-      onLate?.(record, {
-        symbol: series.symbol,
-        source: series.source,
-        interval: series.interval,
-        bucketStart: start,
-        watermark,
-      });
-      return;
-    }
-    bucket = new Bucket(start, start + series.intervalMs, time, price, volume);
-    if (bucket.end <= watermark) {
-      // A late record for a bucket that had no data yet: it is born closed.
-      rememberClosed(series, bucket);
-      return;
-    }
-    insertByStart(open, bucket);
-    openBuckets++;
-    if (emitProgress) {
-      emit('progress', series, bucket);
-      counters.progress++;
-    }
-    if (openBuckets > maxOpenBuckets) closeOldestOpen();
-  }
-
-  function ingest(record: Ticker | Trade, stream: Stream, time: number, price: number, volume: number): CandleUpdate[] {
-    const outer = emitted;
-    emitted = undefined;
-    const series = stream.series;
-    if (time > stream.maxEventTime) {
-      stream.maxEventTime = time;
-      const watermark = time - gracePeriodMs;
-      for (let i = 0; i < series.length; i++) {
-        const oldest = (series[i] as Series).open[0];
-        if (oldest !== undefined && oldest.end <= watermark) closeThrough(series[i] as Series, watermark);
-      }
-    }
-    const watermark = stream.maxEventTime - gracePeriodMs;
+function ingest(
+  state: State,
+  record: Ticker | Trade,
+  stream: Stream,
+  time: number,
+  price: number,
+  volume: number,
+): CandleUpdate[] {
+  // Created on the first update as a one-element literal: a record causing one update
+  // allocates an exactly sized array.
+  let out: Emitted;
+  const series = stream.series;
+  if (time > stream.maxEventTime) {
+    stream.maxEventTime = time;
+    const watermark = time - state.gracePeriodMs;
     for (let i = 0; i < series.length; i++) {
-      const current = series[i] as Series;
-      // Fast path, nearly every record: it falls into the newest open bucket.
-      const newest = current.open[current.open.length - 1];
-      if (newest !== undefined && time >= newest.start && time < newest.end) {
-        newest.add(time, price, volume);
-        if (emitProgress) {
-          emit('progress', current, newest);
-          counters.progress++;
-        }
-      } else {
-        fold(record, current, time, price, volume, watermark);
-      }
+      const oldest = (series[i] as Series).open[0];
+      if (oldest !== undefined && oldest.end <= watermark)
+        out = closeThrough(state, series[i] as Series, watermark, out);
     }
-    const out = emitted ?? [];
-    emitted = outer;
+  }
+  const watermark = stream.maxEventTime - state.gracePeriodMs;
+  for (let i = 0; i < series.length; i++) {
+    const current = series[i] as Series;
+    // Fast path, nearly every record: it falls into the newest open bucket.
+    const newest = current.open[current.open.length - 1];
+    if (newest !== undefined && time >= newest.start && time < newest.end) {
+      newest.add(time, price, volume);
+      if (state.emitProgress) {
+        state.counters.progress++;
+        out = emit(out, 'progress', current, newest);
+      }
+    } else {
+      out = fold(state, record, current, time, price, volume, watermark, out);
+    }
+  }
+  return out ?? [];
+}
+
+function fold(
+  state: State,
+  record: Ticker | Trade,
+  series: Series,
+  time: number,
+  price: number,
+  volume: number,
+  watermark: number,
+  out: Emitted,
+): Emitted {
+  const start = floorToGrid(time, series.intervalMs);
+  const open = series.open;
+  let bucket = findByStart(open, start);
+  if (bucket !== undefined) {
+    bucket.add(time, price, volume);
+    if (!state.emitProgress) return out;
+    state.counters.progress++;
+    return emit(out, 'progress', series, bucket);
+  }
+  bucket = findByStart(series.closed, start);
+  if (bucket !== undefined) {
+    bucket.add(time, price, volume);
+    state.counters.corrections++;
+    return emit(out, 'correction', series, bucket);
+  }
+  if (start <= series.evictedThrough) {
+    state.counters.droppedLate++;
+    state.onLate?.(record, {
+      symbol: series.symbol,
+      source: series.source,
+      interval: series.interval,
+      bucketStart: start,
+      watermark,
+    });
     return out;
   }
-
-  function skip(record: Ticker | Trade, reason: string): CandleUpdate[] {
-    counters.invalid++;
-    onInvalid?.(record, reason);
-    return [];
+  bucket = new Bucket(start, start + series.intervalMs, time, price, volume);
+  // A late record for a bucket that had no data yet: it is born closed.
+  if (bucket.end <= watermark) return rememberClosed(state, series, bucket, out);
+  insertByStart(open, bucket);
+  state.openBuckets++;
+  if (state.emitProgress) {
+    state.counters.progress++;
+    out = emit(out, 'progress', series, bucket);
   }
+  return state.openBuckets > state.maxOpenBuckets ? closeOldestOpen(state, out) : out;
+}
 
-  return {
-    addTicker(ticker: Ticker): CandleUpdate[] {
-      counters.records++;
-      if (typeof ticker !== 'object' || ticker === null) return skip(ticker, NOT_AN_OBJECT);
-      const { symbol, eventTime, lastPrice } = ticker;
-      const reason = invalidReason(symbol, eventTime, lastPrice);
-      if (reason !== undefined) return skip(ticker, reason);
-      const stream = tickerStreams.get(symbol) ?? createStream(tickerStreams, 'ticker', symbol);
-      return ingest(ticker, stream, eventTime, lastPrice, 0);
-    },
+function emit(out: Emitted, kind: CandleUpdateKind, series: Series, bucket: Bucket): CandleUpdate[] {
+  const update: CandleUpdate = { kind, candle: toCandle(series, bucket) };
+  if (out === undefined) return [update];
+  out.push(update);
+  return out;
+}
 
-    addTrade(trade: Trade): CandleUpdate[] {
-      counters.records++;
-      if (typeof trade !== 'object' || trade === null) return skip(trade, NOT_AN_OBJECT);
-      const { symbol, time, price, amount } = trade;
-      const reason = invalidReason(symbol, time, price) ?? (Number.isFinite(amount) ? undefined : BAD_AMOUNT);
-      if (reason !== undefined) return skip(trade, reason);
-      const stream = tradeStreams.get(symbol) ?? createStream(tradeStreams, 'trade', symbol);
-      return ingest(trade, stream, time, price, Math.abs(amount));
-    },
+function rememberClosed(state: State, series: Series, bucket: Bucket, out: Emitted): CandleUpdate[] {
+  insertByStart(series.closed, bucket);
+  state.counters.closed++;
+  const closed = series.closed;
+  while (closed.length > state.retainClosedBuckets) {
+    const forgotten = closed.shift() as Bucket;
+    if (forgotten.start > series.evictedThrough) series.evictedThrough = forgotten.start;
+  }
+  return emit(out, 'closed', series, bucket);
+}
 
-    flush(): CandleUpdate[] {
-      const outer = emitted;
-      emitted = undefined;
-      for (const series of allSeries) closeThrough(series, Number.POSITIVE_INFINITY);
-      const out = emitted ?? [];
-      emitted = outer;
-      return out;
-    },
+function closeThrough(state: State, series: Series, watermark: number, out: Emitted): Emitted {
+  const open = series.open;
+  while (open.length > 0 && (open[0] as Bucket).end <= watermark) {
+    state.openBuckets--;
+    out = rememberClosed(state, series, open.shift() as Bucket, out);
+  }
+  return out;
+}
 
-    snapshot(symbol?: string, interval?: CandleInterval): Candle[] {
-      const candles: Candle[] = [];
-      for (const series of allSeries) {
-        if (symbol !== undefined && series.symbol !== symbol) continue;
-        if (interval !== undefined && series.interval !== interval) continue;
-        for (const bucket of series.closed) candles.push(toCandle(series, bucket));
-        for (const bucket of series.open) candles.push(toCandle(series, bucket));
-      }
-      return candles.sort(
-        (a, b) =>
-          a.start - b.start ||
-          compareText(a.symbol, b.symbol) ||
-          compareText(a.source, b.source) ||
-          a.end - a.start - (b.end - b.start) ||
-          compareText(a.interval, b.interval),
-      );
-    },
+// Only runs when a new bucket pushes the total over maxOpenBuckets, so a scan is affordable.
+function closeOldestOpen(state: State, out: Emitted): Emitted {
+  let oldest: Series | undefined;
+  for (const series of state.allSeries) {
+    const first = series.open[0];
+    if (first !== undefined && (oldest === undefined || first.end < (oldest.open[0] as Bucket).end)) oldest = series;
+  }
+  if (oldest === undefined) return out;
+  state.openBuckets--;
+  return rememberClosed(state, oldest, oldest.open.shift() as Bucket, out);
+}
 
-    stats(): CandleAggregatorStats {
-      return { ...counters, openBuckets };
-    },
-  };
+function flush(state: State): CandleUpdate[] {
+  let out: Emitted;
+  for (const series of state.allSeries) out = closeThrough(state, series, Number.POSITIVE_INFINITY, out);
+  return out ?? [];
+}
+
+function snapshot(state: State, symbol?: string, interval?: CandleInterval): Candle[] {
+  const candles: Candle[] = [];
+  for (const series of state.allSeries) {
+    if (symbol !== undefined && series.symbol !== symbol) continue;
+    if (interval !== undefined && series.interval !== interval) continue;
+    for (const bucket of series.closed) candles.push(toCandle(series, bucket));
+    for (const bucket of series.open) candles.push(toCandle(series, bucket));
+  }
+  return candles.sort(
+    (a, b) =>
+      a.start - b.start ||
+      compareText(a.symbol, b.symbol) ||
+      compareText(a.source, b.source) ||
+      a.end - a.start - (b.end - b.start) ||
+      compareText(a.interval, b.interval),
+  );
 }
 
 function validateIntervals(intervals: readonly CandleInterval[]): Array<[CandleInterval, number]> {
