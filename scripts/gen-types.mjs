@@ -8,7 +8,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const schemaDir = join(root, 'schemas');
 const target = join(root, 'packages/core/src/schema/types.generated.ts');
 
-const primitive = { string: 'string', double: 'number', float: 'number', int: 'number', long: 'number', boolean: 'boolean', bytes: 'Uint8Array', null: 'null' };
+const primitive = {
+  string: 'string',
+  double: 'number',
+  float: 'number',
+  int: 'number',
+  long: 'number',
+  boolean: 'boolean',
+  bytes: 'Uint8Array',
+  null: 'null',
+};
 
 function tsType(type) {
   if (typeof type === 'string') {
@@ -24,7 +33,9 @@ function tsType(type) {
 }
 
 export function renderTypes() {
-  const files = readdirSync(schemaDir).filter((f) => f.endsWith('.avsc')).sort();
+  const files = readdirSync(schemaDir)
+    .filter((f) => f.endsWith('.avsc'))
+    .sort();
   let out = '// Schema types: generated from schemas/*.avsc by scripts/gen-types.mjs. Do not edit.\n';
   for (const file of files) {
     const schema = JSON.parse(readFileSync(join(schemaDir, file), 'utf8'));

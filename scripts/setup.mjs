@@ -10,7 +10,16 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stamp = join(root, 'node_modules', '.kandle-setup');
 // Debian packages librdkafka needs when the Kafka client is built from source against system libraries.
-const NATIVE_BUILD_PACKAGES = ['build-essential', 'python3', 'libssl-dev', 'zlib1g-dev', 'libzstd-dev', 'libcurl4-openssl-dev', 'libsasl2-dev', 'liblz4-dev'];
+const NATIVE_BUILD_PACKAGES = [
+  'build-essential',
+  'python3',
+  'libssl-dev',
+  'zlib1g-dev',
+  'libzstd-dev',
+  'libcurl4-openssl-dev',
+  'libsasl2-dev',
+  'liblz4-dev',
+];
 const wantBrowser = process.argv.includes('--browser') || process.env.npm_lifecycle_event === 'pretest';
 
 function log(message) {
@@ -37,13 +46,17 @@ function lockHash() {
 }
 
 function nativeClientLoads() {
-  const probe = spawnSync(process.execPath, ['-e', "require('@confluentinc/kafka-javascript')"], { cwd: root, stdio: 'ignore' });
+  const probe = spawnSync(process.execPath, ['-e', "require('@confluentinc/kafka-javascript')"], {
+    cwd: root,
+    stdio: 'ignore',
+  });
   return probe.status === 0;
 }
 
 function missingDebianPackages(names) {
   if (!existsSync('/usr/bin/dpkg-query')) return [];
   return names.filter((name) => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     const q = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
     return !(q.status === 0 && q.stdout.includes('install ok installed'));
   });
@@ -68,14 +81,19 @@ function installDebianPackages(names) {
 
 // 1. Node version: vitest and tsup need Node >= 20.19.
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 20 || (major === 20 && minor < 19)) fail(`Node ${process.versions.node} is too old; kandle needs Node >= 20.19`);
+if (major < 20 || (major === 20 && minor < 19))
+  fail(`Node ${process.versions.node} is too old; kandle needs Node >= 20.19`);
 
 // 2. Dependencies. Scripts are skipped here and run in step 3 only for the packages we trust (package.json allowScripts).
 const hash = lockHash();
-const upToDate = existsSync(stamp) && readFileSync(stamp, 'utf8') === hash && existsSync(join(root, 'node_modules', '.package-lock.json'));
+const upToDate =
+  existsSync(stamp) &&
+  readFileSync(stamp, 'utf8') === hash &&
+  existsSync(join(root, 'node_modules', '.package-lock.json'));
 if (!upToDate) {
   const fresh = !existsSync(join(root, 'node_modules'));
-  const args = fresh && existsSync(join(root, 'package-lock.json')) ? ['ci', '--ignore-scripts'] : ['install', '--ignore-scripts'];
+  const args =
+    fresh && existsSync(join(root, 'package-lock.json')) ? ['ci', '--ignore-scripts'] : ['install', '--ignore-scripts'];
   if (!run('npm', [...args, '--no-audit', '--no-fund'])) fail('npm install failed');
   const trusted = Object.entries(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).allowScripts ?? {})
     .filter(([, allowed]) => allowed === true)

@@ -64,7 +64,8 @@ export async function down({ quiet = false } = {}) {
   }
   const state = JSON.parse(readFileSync(stateFile, 'utf8'));
   const { attachKafkaCluster } = await testing();
-  if (existsSync(join(state.kafka.dir, 'cluster.json'))) await attachKafkaCluster(state.kafka.dir).stop({ removeData: true });
+  if (existsSync(join(state.kafka.dir, 'cluster.json')))
+    await attachKafkaCluster(state.kafka.dir).stop({ removeData: true });
   if (alive(state.registry.pid)) {
     process.kill(state.registry.pid, 'SIGTERM');
     for (let i = 0; i < 150 && alive(state.registry.pid); i++) await new Promise((r) => setTimeout(r, 100));
@@ -97,7 +98,9 @@ export async function status({ quiet = false } = {}) {
 export async function demo() {
   const state = await up();
   const { KafkaJS } = await import('@confluentinc/kafka-javascript');
-  const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: state.kafka.bootstrapServers.split(','), logLevel: KafkaJS.logLevel.ERROR } });
+  const kafka = new KafkaJS.Kafka({
+    kafkaJS: { brokers: state.kafka.bootstrapServers.split(','), logLevel: KafkaJS.logLevel.ERROR },
+  });
   const admin = kafka.admin();
   await admin.connect();
   const topic = 'kandle-roundtrip';
@@ -107,7 +110,10 @@ export async function demo() {
   const producer = kafka.producer({ 'enable.idempotence': true, acks: -1 });
   await producer.connect();
   const symbols = ['tBTCUSD', 'tETHUSD', 'tSOLUSD'];
-  const reports = await producer.send({ topic, messages: symbols.map((s) => ({ key: s, value: JSON.stringify({ symbol: s, at: Date.now() }) })) });
+  const reports = await producer.send({
+    topic,
+    messages: symbols.map((s) => ({ key: s, value: JSON.stringify({ symbol: s, at: Date.now() }) })),
+  });
   for (const r of reports) console.log(`produced to ${r.topicName}[${r.partition}] @ ${r.baseOffset ?? r.offset}`);
   await producer.disconnect();
   const consumer = kafka.consumer({ kafkaJS: { groupId: `kandle-roundtrip-${Date.now()}`, fromBeginning: true } });
@@ -124,7 +130,8 @@ export async function demo() {
   });
   await consumer.disconnect();
   const [meta] = await admin.fetchTopicMetadata({ topics: [topic] });
-  for (const p of meta.partitions) console.log(`partition ${p.partitionId}: leader ${p.leader}, replicas [${p.replicas}], isr [${p.isr}]`);
+  for (const p of meta.partitions)
+    console.log(`partition ${p.partitionId}: leader ${p.leader}, replicas [${p.replicas}], isr [${p.isr}]`);
   await admin.disconnect();
   console.log('round trip done; the stack keeps running (npm run stack:down stops it)');
 }

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCluster, uniqueName, waitFor } from './support/cluster';
 
 const cluster = testCluster();
-const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: cluster.bootstrapServers.split(','), logLevel: KafkaJS.logLevel.ERROR } });
+const kafka = new KafkaJS.Kafka({
+  kafkaJS: { brokers: cluster.bootstrapServers.split(','), logLevel: KafkaJS.logLevel.ERROR },
+});
 const admin = kafka.admin();
 const topic = uniqueName('foundation');
 
@@ -16,7 +18,9 @@ async function isrSizes(): Promise<number[]> {
 beforeAll(async () => {
   await admin.connect();
   await admin.createTopics({
-    topics: [{ topic, numPartitions: 2, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
+    topics: [
+      { topic, numPartitions: 2, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] },
+    ],
   });
 });
 

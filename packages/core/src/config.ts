@@ -70,12 +70,12 @@ export interface ResolvedKafkaConnection {
 /** Applies defaults and env fallbacks and validates; throws `ConfigError` with the field at fault. */
 export function resolveKafkaConnection(connection: KafkaConnection = {}): ResolvedKafkaConnection {
   const list = connection.brokers ?? process.env.KAFKA_BROKERS;
-  const brokers = (Array.isArray(list) ? list : (list ?? '').split(','))
-    .map((b) => b.trim())
-    .filter(Boolean);
-  if (brokers.length === 0) throw new ConfigError('kafka.brokers is required (or set KAFKA_BROKERS), e.g. "127.0.0.1:9092"');
+  const brokers = (Array.isArray(list) ? list : (list ?? '').split(',')).map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0)
+    throw new ConfigError('kafka.brokers is required (or set KAFKA_BROKERS), e.g. "127.0.0.1:9092"');
   for (const b of brokers) {
-    if (!/^[^\s:]+:\d{1,5}$/.test(b.replace(/^\w+:\/\//, ''))) throw new ConfigError(`kafka.brokers entry "${b}" is not host:port`);
+    if (!/^[^\s:]+:\d{1,5}$/.test(b.replace(/^\w+:\/\//, '')))
+      throw new ConfigError(`kafka.brokers entry "${b}" is not host:port`);
   }
   const connectTimeoutMs = connection.connectTimeoutMs ?? 15_000;
   if (!(connectTimeoutMs > 0)) throw new ConfigError('kafka.connectTimeoutMs must be > 0');
@@ -102,7 +102,11 @@ export function resolveKafkaConnection(connection: KafkaConnection = {}): Resolv
         ...(sasl.oidc.extensions ? { 'sasl.oauthbearer.extensions': sasl.oidc.extensions } : {}),
       });
     } else if (sasl) {
-      Object.assign(rdkafka, { 'sasl.mechanisms': sasl.mechanism, 'sasl.username': sasl.username, 'sasl.password': sasl.password });
+      Object.assign(rdkafka, {
+        'sasl.mechanisms': sasl.mechanism,
+        'sasl.username': sasl.username,
+        'sasl.password': sasl.password,
+      });
     }
   }
   Object.assign(rdkafka, connection.rdkafka ?? {});
@@ -132,10 +136,17 @@ export function resolveRegistryConnection(connection: RegistryConnection = {}): 
     throw new ConfigError(`registry.url "${url}" is not a URL`);
   }
   const timeoutMs = connection.timeoutMs ?? 10_000;
-  const clientConfig: ResolvedRegistryConnection['clientConfig'] = { baseURLs: [url], timeout: timeoutMs, cacheCapacity: 1000 };
+  const clientConfig: ResolvedRegistryConnection['clientConfig'] = {
+    baseURLs: [url],
+    timeout: timeoutMs,
+    cacheCapacity: 1000,
+  };
   const auth = connection.auth;
   if (auth && 'basic' in auth) {
-    clientConfig.basicAuthCredentials = { credentialsSource: 'USER_INFO', userInfo: `${auth.basic.username}:${auth.basic.password}` };
+    clientConfig.basicAuthCredentials = {
+      credentialsSource: 'USER_INFO',
+      userInfo: `${auth.basic.username}:${auth.basic.password}`,
+    };
   } else if (auth && 'bearer' in auth) {
     clientConfig.bearerAuthCredentials = { credentialsSource: 'STATIC_TOKEN', token: auth.bearer.token };
   }

@@ -31,7 +31,11 @@ export class KandleError extends Error {
   /** Extra context (topic, partition, offset, …); never secrets. */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: KandleErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: KandleErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(redactSecrets(message), options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
     this.name = new.target.name;
     this.code = code;
@@ -110,10 +114,14 @@ export class SchemaIncompatibleError extends KandleError {
 /** A Kafka record could not be decoded; it is routed to the dead-letter topic. */
 export class PoisonRecordError extends KandleError {
   constructor(reason: string, coordinates: { topic: string; partition: number; offset: string }, cause?: unknown) {
-    super('POISON_RECORD', `poison record at ${coordinates.topic}[${coordinates.partition}]@${coordinates.offset}: ${reason}`, {
-      cause,
-      details: { ...coordinates, reason },
-    });
+    super(
+      'POISON_RECORD',
+      `poison record at ${coordinates.topic}[${coordinates.partition}]@${coordinates.offset}: ${reason}`,
+      {
+        cause,
+        details: { ...coordinates, reason },
+      },
+    );
   }
 }
 
@@ -138,7 +146,8 @@ export class SinkWriteError extends KandleError {
   }
 }
 
-const SECRET_KEY = /(password|passwd|secret|token|api[-_.]?key|sasl\.oauthbearer\.config|basic\.auth\.user\.info|authorization|credentials?)/i;
+const SECRET_KEY =
+  /(password|passwd|secret|token|api[-_.]?key|sasl\.oauthbearer\.config|basic\.auth\.user\.info|authorization|credentials?)/i;
 const SECRET_INLINE =
   /((?:password|passwd|secret|token|api[-_.]?key|basic\.auth\.user\.info)["']?\s*[:=]\s*["']?)([^"'\s,;}&]+)/gi;
 const BEARER = /(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{4,}/g;
@@ -182,7 +191,7 @@ function scrubCause(cause: unknown): unknown {
 function preview(frame: unknown): string {
   let text: string;
   try {
-    text = typeof frame === 'string' ? frame : JSON.stringify(frame) ?? String(frame);
+    text = typeof frame === 'string' ? frame : (JSON.stringify(frame) ?? String(frame));
   } catch {
     text = String(frame);
   }

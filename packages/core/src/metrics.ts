@@ -32,7 +32,11 @@ interface RawStats {
 }
 
 /** Parses the JSON librdkafka emits every `statistics.interval.ms`. */
-export function parseRdkafkaStats(json: string): { queueDepth: number; brokers: BrokerRtt[]; lag: ConsumerMetrics['lag'] } {
+export function parseRdkafkaStats(json: string): {
+  queueDepth: number;
+  brokers: BrokerRtt[];
+  lag: ConsumerMetrics['lag'];
+} {
   const raw = JSON.parse(json) as RawStats;
   const brokers = Object.values(raw.brokers ?? {})
     .filter((b) => (b.nodeid ?? -1) >= 0)

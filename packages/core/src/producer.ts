@@ -10,11 +10,15 @@ import {
   UnknownTopicError,
 } from './errors';
 import { LatencyWindow, parseRdkafkaStats, type ProducerMetrics } from './metrics';
-import { partitionForKey } from './partitioner';
-import { type AvroEncoder, connectSchemaRegistry, createAvroEncoder, type SchemaRegistryHandle, valueSubject } from './schema/avro';
+import {
+  type AvroEncoder,
+  connectSchemaRegistry,
+  createAvroEncoder,
+  type SchemaRegistryHandle,
+  valueSubject,
+} from './schema/avro';
 import { type Ticker, type Trade, tickerSchema, tradeSchema } from './schema/types.generated';
 import type { MarketEvent } from './sources/source';
-
 
 /**
  * How records are spread over partitions (the seed's three ways):
@@ -23,7 +27,10 @@ import type { MarketEvent } from './sources/source';
  * - `'round-robin'`: partitions in turn, ignoring the key; even load, no per-coin order.
  * - `{ explicit }`: your function picks the partition for each event.
  */
-export type Partitioning = 'key-hash' | 'round-robin' | { explicit: (event: MarketEvent, partitions: number) => number };
+export type Partitioning =
+  | 'key-hash'
+  | 'round-robin'
+  | { explicit: (event: MarketEvent, partitions: number) => number };
 
 /** Options of {@link createCryptoProducer}. */
 export interface CryptoProducerOptions {
@@ -96,7 +103,9 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
   if (idempotence && acks !== 'all') throw new ConfigError("idempotence needs acks: 'all'", { acks });
   const partitioning = options.partitioning ?? 'key-hash';
   const topics = { tickers: options.topics?.tickers ?? 'tickers', trades: options.topics?.trades ?? 'trades' };
-  const registry = isRegistryHandle(options.registry) ? options.registry : connectSchemaRegistry(options.registry ?? {});
+  const registry = isRegistryHandle(options.registry)
+    ? options.registry
+    : connectSchemaRegistry(options.registry ?? {});
 
   const [tickerId, tradeId] = await Promise.all([
     registry.register(valueSubject(topics.tickers), tickerSchema),
@@ -165,7 +174,9 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
     let count = partitionCounts.get(topic);
     if (count === undefined) {
       const meta = await new Promise<{ topics: Array<{ name: string; partitions: unknown[] }> }>((resolve, reject) =>
-        producer.getMetadata({ topic, timeout: resolved.connectTimeoutMs }, (err, data) => (err ? reject(err) : resolve(data as never))),
+        producer.getMetadata({ topic, timeout: resolved.connectTimeoutMs }, (err, data) =>
+          err ? reject(err) : resolve(data as never),
+        ),
       );
       count = meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
       if (count === 0) throw new UnknownTopicError(topic);
@@ -211,7 +222,9 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
     sendTicker: (ticker, o) => send({ kind: 'ticker', ticker }, o),
     sendTrade: (trade, o) => send({ kind: 'trade', trade }, o),
     flush: (timeoutMs = 30_000) =>
-      new Promise<void>((resolve, reject) => producer.flush(timeoutMs, (err) => (err ? reject(deliveryError(err, '*', -1)) : resolve()))),
+      new Promise<void>((resolve, reject) =>
+        producer.flush(timeoutMs, (err) => (err ? reject(deliveryError(err, '*', -1)) : resolve())),
+      ),
     metrics,
     async close() {
       if (closed) return;
@@ -238,6 +251,7 @@ export function deliveryError(err: unknown, topic: string, partition: number): K
   if ((code !== undefined && NOT_ENOUGH_REPLICAS_CODES.has(code)) || /not enough (in-sync )?replicas/i.test(message)) {
     return new NotEnoughReplicasError(topic, err);
   }
-  if (code === CODES.ERRORS.ERR__UNKNOWN_TOPIC || code === CODES.ERRORS.ERR_UNKNOWN_TOPIC_OR_PART) return new UnknownTopicError(topic);
+  if (code === CODES.ERRORS.ERR__UNKNOWN_TOPIC || code === CODES.ERRORS.ERR_UNKNOWN_TOPIC_OR_PART)
+    return new UnknownTopicError(topic);
   return new DeliveryError(`could not deliver to ${topic}[${partition}]: ${message}`, { topic, partition, code }, err);
 }

@@ -38,4 +38,9 @@ export {
   type QuestDbQueryResult,
   startQuestDb,
 } from './testing/questdb';
-export { type FakeBitfinex, type FakeBitfinexOptions, type FakeSubscription, startFakeBitfinex } from './testing/bitfinex-server';
+export {
+  type FakeBitfinex,
+  type FakeBitfinexOptions,
+  type FakeSubscription,
+  startFakeBitfinex,
+} from './testing/bitfinex-server';

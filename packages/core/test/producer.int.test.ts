@@ -19,7 +19,20 @@ const registryUrl = inject('schemaRegistryUrl');
 let admin: KafkaAdmin;
 
 function ticker(symbol: string, price: number, eventTime = Date.now()): Ticker {
-  return { symbol, bid: price - 1, bidSize: 1, ask: price + 1, askSize: 1, dailyChange: 0, dailyChangeRelative: 0, lastPrice: price, volume: 10, high: price, low: price, eventTime };
+  return {
+    symbol,
+    bid: price - 1,
+    bidSize: 1,
+    ask: price + 1,
+    askSize: 1,
+    dailyChange: 0,
+    dailyChangeRelative: 0,
+    lastPrice: price,
+    volume: 10,
+    high: price,
+    low: price,
+    eventTime,
+  };
 }
 
 async function topicsPair(partitions: number) {
@@ -40,9 +53,13 @@ afterAll(async () => {
 describe('ensureTopic', () => {
   it('creates, then accepts the same spec and rejects a different one with TopicMismatchError', async () => {
     const name = uniqueName('spec');
-    expect(await admin.ensureTopic({ name, partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 })).toBe('created');
+    expect(await admin.ensureTopic({ name, partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 })).toBe(
+      'created',
+    );
     expect(await admin.ensureTopic({ name, partitions: 3, replicationFactor: 3, minInsyncReplicas: 2 })).toBe('exists');
-    const mismatch = await admin.ensureTopic({ name, partitions: 4, replicationFactor: 3, minInsyncReplicas: 1 }).catch((e) => e);
+    const mismatch = await admin
+      .ensureTopic({ name, partitions: 4, replicationFactor: 3, minInsyncReplicas: 1 })
+      .catch((e) => e);
     expect(mismatch).toBeInstanceOf(TopicMismatchError);
     expect(String(mismatch.message)).toMatch(/partitions 3 \(wanted 4\).*min.insync.replicas 2 \(wanted 1\)/);
     const parts = await admin.describeTopic(name);
@@ -89,7 +106,12 @@ describe('createCryptoProducer', () => {
 
   it('round-robin spreads one key over every partition; explicit puts it where told', async () => {
     const topics = await topicsPair(3);
-    const rr = await createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics, partitioning: 'round-robin' });
+    const rr = await createCryptoProducer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      topics,
+      partitioning: 'round-robin',
+    });
     const rrParts = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => rr.sendTicker(ticker('tBTCUSD', 100 + i))));
     await rr.close();
     expect(rrParts.map((r) => r.partition).sort()).toEqual([0, 0, 1, 1, 2, 2]);
@@ -106,9 +128,17 @@ describe('createCryptoProducer', () => {
   });
 
   it('fails fast with typed errors for an unknown topic and a bad config', async () => {
-    const err = await createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics: { tickers: uniqueName('missing'), trades: uniqueName('missing') } }).catch((e) => e);
+    const err = await createCryptoProducer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      topics: { tickers: uniqueName('missing'), trades: uniqueName('missing') },
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(UnknownTopicError);
-    await expect(createCryptoProducer({ connection: { brokers: 'not a broker' }, registry: { url: registryUrl } })).rejects.toBeInstanceOf(ConfigError);
-    await expect(createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, acks: 1, idempotence: true })).rejects.toBeInstanceOf(ConfigError);
+    await expect(
+      createCryptoProducer({ connection: { brokers: 'not a broker' }, registry: { url: registryUrl } }),
+    ).rejects.toBeInstanceOf(ConfigError);
+    await expect(
+      createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, acks: 1, idempotence: true }),
+    ).rejects.toBeInstanceOf(ConfigError);
   });
 });

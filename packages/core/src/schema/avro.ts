@@ -32,7 +32,10 @@ export interface SchemaRegistryHandle {
   /** Registers `schema` under `subject` (idempotent) and returns its id. Throws `SchemaIncompatibleError` on 409. */
   register(subject: string, schema: object): Promise<number>;
   /** Sets the subject's compatibility level (BACKWARD, FORWARD, FULL, NONE, …). */
-  setCompatibility(subject: string, level: 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'FULL_TRANSITIVE' | 'NONE'): Promise<void>;
+  setCompatibility(
+    subject: string,
+    level: 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'FULL_TRANSITIVE' | 'NONE',
+  ): Promise<void>;
   /** The writer schema for an id, cached. */
   schemaById(id: number, subject?: string): Promise<avro.Type>;
 }
@@ -76,13 +79,19 @@ function registryError(url: string, subject: string, e: unknown): KandleError {
   const message = (e as Error)?.message ?? String(e);
   if (status === 409) return new SchemaIncompatibleError(subject, message, e);
   if (status === 404 && /schema.*not found|40403/i.test(message)) {
-    return new KandleError('SCHEMA_INCOMPATIBLE', `schema not found in registry for "${subject}": ${message}`, { cause: e });
+    return new KandleError('SCHEMA_INCOMPATIBLE', `schema not found in registry for "${subject}": ${message}`, {
+      cause: e,
+    });
   }
   if (status === undefined || status >= 500) return new RegistryUnreachableError(url, e);
-  return new KandleError('REGISTRY_UNREACHABLE', `schema registry at ${url} refused the request (${status}): ${message}`, {
-    cause: e,
-    details: { status, subject },
-  });
+  return new KandleError(
+    'REGISTRY_UNREACHABLE',
+    `schema registry at ${url} refused the request (${status}): ${message}`,
+    {
+      cause: e,
+      details: { status, subject },
+    },
+  );
 }
 
 /** Encodes values of one schema id. Byte-identical to `AvroSerializer` for the same schema and id. */
@@ -117,7 +126,11 @@ export interface AvroDecoder<T> {
   decodeCached(payload: Buffer): T | undefined;
 }
 
-export function createAvroDecoder<T>(registry: SchemaRegistryHandle, readerSchema: object, subject = ''): AvroDecoder<T> {
+export function createAvroDecoder<T>(
+  registry: SchemaRegistryHandle,
+  readerSchema: object,
+  subject = '',
+): AvroDecoder<T> {
   const reader = avro.Type.forSchema(readerSchema as avro.Schema);
   const resolvers = new Map<number, avro.Resolver | null>();
 
@@ -129,9 +142,17 @@ export function createAvroDecoder<T>(registry: SchemaRegistryHandle, readerSchem
   };
   const read = (payload: Buffer, id: number, resolver: avro.Resolver | null): T => {
     try {
-      return (resolver ? reader.fromBuffer(payload.subarray(HEADER_BYTES), resolver) : reader.fromBuffer(payload.subarray(HEADER_BYTES))) as T;
+      return (
+        resolver
+          ? reader.fromBuffer(payload.subarray(HEADER_BYTES), resolver)
+          : reader.fromBuffer(payload.subarray(HEADER_BYTES))
+      ) as T;
     } catch (e) {
-      throw new DecodeError('corrupt-body', `Avro body does not match writer schema ${id}: ${(e as Error).message}`, id);
+      throw new DecodeError(
+        'corrupt-body',
+        `Avro body does not match writer schema ${id}: ${(e as Error).message}`,
+        id,
+      );
     }
   };
   return {
@@ -155,7 +176,11 @@ export function createAvroDecoder<T>(registry: SchemaRegistryHandle, readerSchem
         try {
           resolver = writer.equals(reader) ? null : reader.createResolver(writer);
         } catch (e) {
-          throw new DecodeError('wrong-schema', `writer schema ${id} cannot be read as ${String(reader.name)}: ${(e as Error).message}`, id);
+          throw new DecodeError(
+            'wrong-schema',
+            `writer schema ${id} cannot be read as ${String(reader.name)}: ${(e as Error).message}`,
+            id,
+          );
         }
         resolvers.set(id, resolver);
       }

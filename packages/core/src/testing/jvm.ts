@@ -203,10 +203,15 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
-export async function waitForPort(port: number, timeoutMs: number, isStillRunning: () => boolean = () => true): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  isStillRunning: () => boolean = () => true,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isStillRunning()) throw new KandleError('BROKER_UNREACHABLE', `process for port ${port} exited during start-up`);
+    if (!isStillRunning())
+      throw new KandleError('BROKER_UNREACHABLE', `process for port ${port} exited during start-up`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = new Socket();
       socket.once('connect', () => {

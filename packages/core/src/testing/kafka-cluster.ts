@@ -100,9 +100,11 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   const brokerCount = options.brokers ?? 3;
   if (!Number.isInteger(brokerCount) || brokerCount < 1) throw new ConfigError('brokers must be a positive integer');
   const replicationFactor = options.replicationFactor ?? Math.min(3, brokerCount);
-  if (replicationFactor > brokerCount) throw new ConfigError(`replicationFactor ${replicationFactor} > brokers ${brokerCount}`);
+  if (replicationFactor > brokerCount)
+    throw new ConfigError(`replicationFactor ${replicationFactor} > brokers ${brokerCount}`);
   const minIsr = options.minInsyncReplicas ?? Math.min(2, replicationFactor);
-  if (minIsr > replicationFactor) throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
+  if (minIsr > replicationFactor)
+    throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
   const partitions = options.partitions ?? 2;
   const heapMb = options.heapMb ?? 384;
   const generatedDir = options.dir === undefined;
@@ -178,7 +180,10 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   const jvm = jvmArgs(classpath, heapMb, log4j);
 
   const format = (props: string) =>
-    runToCompletion([...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'], join(dir, 'logs', 'format.log'));
+    runToCompletion(
+      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+      join(dir, 'logs', 'format.log'),
+    );
   await format(controllerProps);
   for (const b of brokers) await format(join(dir, `broker-${b.id}.properties`));
 
@@ -243,7 +248,13 @@ export function attachKafkaCluster(dir: string): KafkaCluster {
       broker.pid = pid;
       saveState(dir, state);
       await waitForPort(broker.port, 120_000, () => isAlive(pid));
-      await waitForLogLine(broker.logFile, logOffset, /Kafka Server started|\[BrokerServer id=\d+\] Transition from STARTING to STARTED/, 120_000, () => isAlive(pid));
+      await waitForLogLine(
+        broker.logFile,
+        logOffset,
+        /Kafka Server started|\[BrokerServer id=\d+\] Transition from STARTING to STARTED/,
+        120_000,
+        () => isAlive(pid),
+      );
     },
     async stop(opts = {}) {
       const state = read();
@@ -268,7 +279,8 @@ function newClusterId(): string {
 
 function brokerOf(state: ClusterState, id: number): BrokerInfo {
   const broker = state.brokers.find((b) => b.id === id);
-  if (!broker) throw new ConfigError(`no broker with id ${id}; brokers are ${state.brokers.map((b) => b.id).join(', ')}`);
+  if (!broker)
+    throw new ConfigError(`no broker with id ${id}; brokers are ${state.brokers.map((b) => b.id).join(', ')}`);
   return broker;
 }
 
@@ -308,7 +320,12 @@ function writeLog4jConfig(dir: string): string {
 }
 
 function writeProperties(file: string, props: Record<string, string>): void {
-  writeFileSync(file, `${Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+  writeFileSync(
+    file,
+    `${Object.entries(props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+  );
 }
 
 function saveState(dir: string, state: ClusterState): void {
@@ -331,7 +348,13 @@ async function runToCompletion(args: string[], logFile: string): Promise<void> {
   }
 }
 
-async function waitForLogLine(file: string, fromByte: number, pattern: RegExp, timeoutMs: number, alive: () => boolean): Promise<void> {
+async function waitForLogLine(
+  file: string,
+  fromByte: number,
+  pattern: RegExp,
+  timeoutMs: number,
+  alive: () => boolean,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (existsSync(file) && pattern.test(readFileSync(file).subarray(fromByte).toString('utf8'))) return;
