@@ -70,6 +70,13 @@ export interface KafkaAdmin {
   /** Committed offsets and lag per partition of `topic` for `groupId`. */
   groupLag(groupId: string, topic: string): Promise<PartitionLag[]>;
   listTopics(): Promise<string[]>;
+  /** Creates `topic` with the broker defaults (partitions, replication) unless it exists. */
+  createTopicIfMissing(topic: string): Promise<void>;
+  /** Committed offset and commit metadata of every partition of `topic` for `groupId`. */
+  committedOffsets(
+    groupId: string,
+    topic: string,
+  ): Promise<Array<{ partition: number; offset: number; metadata: string | null }>>;
   deleteTopic(topic: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -79,10 +86,16 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
   const resolved = resolveKafkaConnection(connection);
   const kafka = new KafkaJS.Kafka({ ...resolved.rdkafka, kafkaJS: { logLevel: KafkaJS.logLevel.NOTHING } } as never);
   const admin = kafka.admin();
-  await withTimeout(admin.connect(), resolved.connectTimeoutMs, () => new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs));
+  await withTimeout(
+    admin.connect(),
+    resolved.connectTimeoutMs,
+    () => new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs),
+  );
   // Fail fast when nothing answers: librdkafka's connect() resolves before any broker replied.
-  await withTimeout(admin.listTopics({ timeout: resolved.connectTimeoutMs }), resolved.connectTimeoutMs + 1000, () =>
-    new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs),
+  await withTimeout(
+    admin.listTopics({ timeout: resolved.connectTimeoutMs }),
+    resolved.connectTimeoutMs + 1000,
+    () => new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs),
   ).catch((e) => {
     void admin.disconnect().catch(() => undefined);
     throw e instanceof KandleError ? e : new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, e);
@@ -109,7 +122,12 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     const partitions = meta[0]?.partitions ?? [];
     if (partitions.length === 0) throw new UnknownTopicError(topic);
     return partitions
-      .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: [...p.replicas].sort(), isr: [...p.isr].sort() }))
+      .map((p) => ({
+        partition: p.partitionId,
+        leader: p.leader,
+        replicas: [...p.replicas].sort(),
+        isr: [...p.isr].sort(),
+      }))
       .sort((a, b) => a.partition - b.partition);
   };
 
@@ -119,7 +137,8 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       const replicationFactor = spec.replicationFactor ?? 3;
       const minIsr = spec.minInsyncReplicas ?? 2;
       if (!spec.name || /[^a-zA-Z0-9._-]/.test(spec.name)) throw new ConfigError(`invalid topic name "${spec.name}"`);
-      if (minIsr > replicationFactor) throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
+      if (minIsr > replicationFactor)
+        throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
       const exists = (await admin.listTopics()).includes(spec.name);
       if (!exists) {
         try {
@@ -130,14 +149,18 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
                 topic: spec.name,
                 numPartitions: partitions,
                 replicationFactor,
-                configEntries: Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(([name, value]) => ({ name, value })),
+                configEntries: Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(
+                  ([name, value]) => ({ name, value }),
+                ),
               },
             ],
           });
           if (created) return 'created';
         } catch (e) {
           if (!/already exists/i.test(String((e as Error).message))) {
-            throw new KandleError('CONFIG_INVALID', `could not create topic "${spec.name}": ${(e as Error).message}`, { cause: e });
+            throw new KandleError('CONFIG_INVALID', `could not create topic "${spec.name}": ${(e as Error).message}`, {
+              cause: e,
+            });
           }
         }
       }
@@ -147,7 +170,9 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       const rf = state[0]?.replicas.length ?? 0;
       if (rf !== replicationFactor) differences.push(`replication factor ${rf} (wanted ${replicationFactor})`);
       const described = await (await configs()).describeConfigs({
-        resources: [{ type: 2, name: spec.name, configNames: ['min.insync.replicas', ...Object.keys(spec.configs ?? {})] }],
+        resources: [
+          { type: 2, name: spec.name, configNames: ['min.insync.replicas', ...Object.keys(spec.configs ?? {})] },
+        ],
         includeSynonyms: false,
       });
       const entries = described.resources[0]?.configEntries ?? [];
@@ -192,11 +217,35 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
           const c = byPartition.get(e.partition);
           const committedOffset = c === undefined || c < 0 ? null : c;
           const end = Number(e.high);
-          return { topic, partition: e.partition, committed: committedOffset, end, lag: end - (committedOffset ?? Number(e.low)) };
+          return {
+            topic,
+            partition: e.partition,
+            committed: committedOffset,
+            end,
+            lag: end - (committedOffset ?? Number(e.low)),
+          };
         })
         .sort((a, b) => a.partition - b.partition);
     },
     listTopics: () => admin.listTopics(),
+    async createTopicIfMissing(topic) {
+      if ((await admin.listTopics()).includes(topic)) return;
+      try {
+        await admin.createTopics({ topics: [{ topic }] });
+      } catch (e) {
+        if (!/already exists/i.test(String((e as Error).message))) throw e;
+      }
+    },
+    async committedOffsets(groupId, topic) {
+      const result = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return (result[0]?.partitions ?? [])
+        .map((p) => ({
+          partition: p.partition,
+          offset: Number(p.offset),
+          metadata: (p as { metadata?: string | null }).metadata ?? null,
+        }))
+        .sort((a, b) => a.partition - b.partition);
+    },
     async deleteTopic(topic) {
       await admin.deleteTopics({ topics: [topic] });
     },
@@ -214,13 +263,17 @@ function pureKafkaFor(connection: KafkaConnection, brokers: string): PureKafka {
     const mechanism = sasl.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512';
     saslOptions = { mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
   } else if (sasl) {
-    throw new ConfigError('topic config validation with OAUTHBEARER is not supported yet; pass minInsyncReplicas only when creating');
+    throw new ConfigError(
+      'topic config validation with OAUTHBEARER is not supported yet; pass minInsyncReplicas only when creating',
+    );
   }
   return new PureKafka({
     clientId: connection.clientId ?? 'kandle-admin',
     brokers: brokers.split(','),
     logLevel: pureLogLevel.NOTHING,
-    ...(security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl' ? { ssl: security.caPem ? { ca: [security.caPem] } : true } : {}),
+    ...(security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl'
+      ? { ssl: security.caPem ? { ca: [security.caPem] } : true }
+      : {}),
     ...(saslOptions ? { sasl: saslOptions } : {}),
   });
 }
@@ -229,7 +282,10 @@ function pureKafkaFor(connection: KafkaConnection, brokers: string): PureKafka {
 export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

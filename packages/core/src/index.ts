@@ -9,11 +9,45 @@ export type { Ticker, Trade } from './schema/types.generated';
 export { tickerSchema, tradeSchema } from './schema/types.generated';
 export type { Candle, CandleInterval, CandleSource, CandleUpdate, CandleUpdateKind } from './candles/types';
 export * from './config';
-export { createKafkaAdmin, type GroupMemberState, type GroupState, type KafkaAdmin, type PartitionLag, type PartitionState, type TopicSpec } from './admin';
-export { connectSchemaRegistry, createAvroDecoder, createAvroEncoder, DecodeError, valueSubject, type AvroDecoder, type AvroEncoder, type SchemaRegistryHandle } from './schema/avro';
+export {
+  createKafkaAdmin,
+  type GroupMemberState,
+  type GroupState,
+  type KafkaAdmin,
+  type PartitionLag,
+  type PartitionState,
+  type TopicSpec,
+} from './admin';
+export {
+  connectSchemaRegistry,
+  createAvroDecoder,
+  createAvroEncoder,
+  DecodeError,
+  valueSubject,
+  type AvroDecoder,
+  type AvroEncoder,
+  type SchemaRegistryHandle,
+} from './schema/avro';
 export { murmur2, partitionForKey, toPositive } from './partitioner';
-export { createCryptoProducer, type CryptoProducer, type CryptoProducerOptions, type DeliveryReport, type Partitioning } from './producer';
+export {
+  createCryptoProducer,
+  type CryptoProducer,
+  type CryptoProducerOptions,
+  type DeliveryReport,
+  type Partitioning,
+} from './producer';
 export { LatencyWindow, type BrokerRtt, type ConsumerMetrics, type ProducerMetrics } from './metrics';
 export * from './assignors';
 export * from './candles';
 export * from './sources';
+export {
+  type AssignmentStrategy,
+  type BatchContext,
+  type CandleConsumer,
+  type CandleConsumerOptions,
+  type CandleConsumerStats,
+  createCandleConsumer,
+  type PoisonRecord,
+  type RebalanceEvent,
+} from './consumer';
+export { type CommitMetadata, parseCommitMetadata } from './assignors/live';

@@ -1,0 +1,109 @@
+// Assignors / live: lets a custom Assignor decide which member of a real librdkafka group reads which partition.
+import type { KafkaAdmin } from '../admin';
+import { AssignmentError, type KandleError } from '../errors';
+import type { Assignor, GroupMember, TopicPartition } from './types';
+import { validateAssignment } from './validate';
+
+/** Commit metadata kandle writes with every offset: who owned the partition and the series' newest event times. */
+export interface CommitMetadata {
+  /** Client id of the member that committed (the partition's owner). */
+  o: string;
+  /** Newest event time per `symbol|source` series processed up to this commit. */
+  w: Record<string, number>;
+}
+
+/** Serializes {@link CommitMetadata}; Kafka keeps up to 4096 bytes by default, so keys are short. */
+export function formatCommitMetadata(owner: string, maxEventTime: Map<string, number>): string {
+  return JSON.stringify({ o: owner, w: Object.fromEntries(maxEventTime) } satisfies CommitMetadata);
+}
+
+/** Parses commit metadata written by {@link formatCommitMetadata}; null for anything else. */
+export function parseCommitMetadata(metadata: string | null | undefined): CommitMetadata | null {
+  if (!metadata) return null;
+  try {
+    const parsed = JSON.parse(metadata) as Partial<CommitMetadata>;
+    if (typeof parsed.o !== 'string' || typeof parsed.w !== 'object' || parsed.w === null) return null;
+    return parsed as CommitMetadata;
+  } catch {
+    return null;
+  }
+}
+
+/** The per-member driver of a custom assignor (internal to the consumer). */
+export interface LiveAssignment {
+  /** After the group protocol settled a generation: the partitions this member must read. */
+  assignmentFor(proposed: TopicPartition[]): Promise<TopicPartition[]>;
+  /** Called between batches. */
+  tick(owned: TopicPartition[], requestReassign: () => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LiveAssignmentOptions {
+  assignor: Assignor;
+  admin: KafkaAdmin;
+  groupId: string;
+  /** This member's client id: the identity the assignor sees as `memberId`. */
+  clientId: string;
+  topics: string[];
+  onWarning?: (error: KandleError) => void;
+  /** How long to wait for the group to become Stable after a rebalance. Default 30000 ms. */
+  settleTimeoutMs?: number;
+}
+
+/**
+ * Every member runs the same deterministic computation over the same inputs, so they agree without
+ * talking to each other: the member list comes from the coordinator (DescribeGroups, once the
+ * generation is Stable), partition counts from metadata, and `owned` from the commit metadata
+ * (the last member that committed a partition owned it). See docs/assignors.md.
+ */
+export function createLiveAssignment(options: LiveAssignmentOptions): LiveAssignment {
+  const { assignor, admin, groupId, clientId, topics } = options;
+  const settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
+
+  async function stableMembers(): Promise<string[]> {
+    const deadline = Date.now() + settleTimeoutMs;
+    for (;;) {
+      const group = await admin.describeGroup(groupId);
+      const ids = group.members.map((m) => m.clientId);
+      const unique = new Set(ids);
+      if (unique.size !== ids.length) {
+        throw new AssignmentError(
+          `custom assignment needs unique client ids in group "${groupId}"; duplicates in ${ids.join(', ')}`,
+        );
+      }
+      if (/stable/i.test(group.state) && unique.has(clientId)) return [...unique].sort();
+      if (Date.now() > deadline)
+        throw new AssignmentError(
+          `group "${groupId}" did not settle within ${settleTimeoutMs} ms (state ${group.state})`,
+        );
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  return {
+    async assignmentFor() {
+      const memberIds = await stableMembers();
+      const partitionsPerTopic: Record<string, number> = {};
+      const owned = new Map<string, TopicPartition[]>();
+      for (const topic of topics) {
+        partitionsPerTopic[topic] = (await admin.describeTopic(topic)).length;
+        for (const c of await admin.committedOffsets(groupId, topic)) {
+          const owner = parseCommitMetadata(c.metadata)?.o;
+          if (owner && memberIds.includes(owner))
+            owned.set(owner, [...(owned.get(owner) ?? []), { topic, partition: c.partition }]);
+        }
+      }
+      const members: GroupMember[] = memberIds.map((id) => {
+        const mine = owned.get(id);
+        return mine ? { memberId: id, topics, owned: mine } : { memberId: id, topics };
+      });
+      const result = assignor.assign(members, partitionsPerTopic);
+      validateAssignment(members, partitionsPerTopic, result, assignor.name);
+      return result[clientId] ?? [];
+    },
+    async tick() {
+      // Membership changes already trigger a group rebalance (join, leave, session timeout); nothing to poll.
+    },
+    async close() {},
+  };
+}

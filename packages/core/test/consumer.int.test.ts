@@ -1,0 +1,188 @@
+// Consumer proof on the real cluster: candles equal a direct aggregation, poison records go to the DLQ, commits wait for the ack.
+import { KafkaJS } from '@confluentinc/kafka-javascript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import {
+  type Candle,
+  type CandleUpdate,
+  connectSchemaRegistry,
+  createCandleAggregator,
+  createCandleConsumer,
+  createCryptoProducer,
+  createKafkaAdmin,
+  generateSyntheticEvents,
+  type KafkaAdmin,
+  type MarketEvent,
+  UnknownTopicError,
+} from '../src/index';
+import { uniqueName, waitFor } from '../../../test/support/cluster';
+
+const brokers = inject('kafkaBrokers');
+const registryUrl = inject('schemaRegistryUrl');
+let admin: KafkaAdmin;
+
+beforeAll(async () => {
+  admin = await createKafkaAdmin({ brokers });
+});
+afterAll(async () => {
+  await admin.close();
+});
+
+async function freshTopics() {
+  const topics = { tickers: uniqueName('tickers'), trades: uniqueName('trades') };
+  await admin.ensureTopic({ name: topics.tickers, partitions: 2 });
+  await admin.ensureTopic({ name: topics.trades, partitions: 2 });
+  return topics;
+}
+
+function expectedCandles(events: MarketEvent[], intervals: ['1m', '5m']): Candle[] {
+  const agg = createCandleAggregator({ intervals, gracePeriodMs: 5000 });
+  for (const e of events) e.kind === 'ticker' ? agg.addTicker(e.ticker) : agg.addTrade(e.trade);
+  agg.flush();
+  return agg.snapshot();
+}
+
+const sortCandles = (c: Candle[]) =>
+  [...c].sort(
+    (a, b) =>
+      a.symbol.localeCompare(b.symbol) ||
+      a.source.localeCompare(b.source) ||
+      a.interval.localeCompare(b.interval) ||
+      a.start - b.start,
+  );
+
+describe('createCandleConsumer', () => {
+  it('builds the same closed candles as aggregating the records directly, and dead-letters poison', async () => {
+    const topics = await freshTopics();
+    const dlq = uniqueName('dlq');
+    const events = generateSyntheticEvents({
+      count: 1500,
+      startTime: Date.UTC(2026, 0, 1),
+      seed: 7,
+      ratePerSecond: 1,
+      symbols: ['tBTCUSD', 'tETHUSD', 'tSOLUSD'],
+    });
+    const producer = await createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics });
+    for (const e of events) void producer.send(e);
+    await producer.flush();
+    // Poison: raw bytes that are not Confluent Avro, and a frame with an unknown schema id.
+    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: brokers.split(','), logLevel: KafkaJS.logLevel.NOTHING } });
+    const raw = kafka.producer();
+    await raw.connect();
+    await raw.send({
+      topic: topics.tickers,
+      messages: [
+        { key: 'tBTCUSD', value: 'not avro at all' },
+        { key: 'tBTCUSD', value: Buffer.from([0, 0, 0, 0x7f, 0xff, 1, 2]) },
+      ],
+    });
+    await raw.disconnect();
+    await producer.close();
+
+    const closed = new Map<string, Candle>();
+    const poison: string[] = [];
+    const consumer = await createCandleConsumer({
+      connection: { brokers },
+      registry: connectSchemaRegistry({ url: registryUrl }),
+      groupId: uniqueName('candles'),
+      topics,
+      intervals: ['1m', '5m'],
+      deadLetterTopic: dlq,
+      onPoisonRecord: (p) => poison.push(p.reason),
+      onCandles: (updates: CandleUpdate[]) => {
+        for (const u of updates) {
+          const c = u.candle;
+          if (u.kind !== 'progress') closed.set(`${c.symbol}|${c.source}|${c.interval}|${c.start}`, c);
+        }
+      },
+    });
+    await waitFor(
+      'all records consumed and poison dead-lettered',
+      () => consumer.stats().records >= events.length + 2 && consumer.stats().poison >= 2,
+      90_000,
+    );
+    // Everything that closed must equal the reference; the still-open tail is compared through candles().
+    const reference = new Map(
+      expectedCandles(events, ['1m', '5m']).map((c) => [`${c.symbol}|${c.source}|${c.interval}|${c.start}`, c]),
+    );
+    expect(closed.size).toBeGreaterThan(20);
+    for (const [key, candle] of closed) expect(candle).toEqual(reference.get(key));
+    const open = consumer.candles().filter((c) => !closed.has(`${c.symbol}|${c.source}|${c.interval}|${c.start}`));
+    for (const c of open) expect(c).toEqual(reference.get(`${c.symbol}|${c.source}|${c.interval}|${c.start}`));
+    expect(sortCandles([...closed.values(), ...open]).length).toBe(reference.size);
+    expect(poison.sort()).toEqual(['not-avro', 'unknown-schema-id']);
+    expect(consumer.stats().poison).toBe(2);
+    await consumer.close();
+
+    // The dead-letter records keep the original bytes and say where they came from.
+    const reader = kafka.consumer({ kafkaJS: { groupId: uniqueName('dlq-reader'), fromBeginning: true } });
+    await reader.connect();
+    await reader.subscribe({ topics: [dlq] });
+    const dead: Array<{ value: string; headers: Record<string, string> }> = [];
+    void reader.run({
+      eachMessage: async ({ message }) => {
+        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+        dead.push({ value: String(message.value), headers });
+      },
+    });
+    await waitFor('2 dead letters', () => dead.length >= 2, 60_000);
+    await reader.disconnect();
+    const notAvro = dead.find((d) => d.headers['kandle.reason'] === 'not-avro');
+    expect(notAvro?.value).toBe('not avro at all');
+    expect(notAvro?.headers['kandle.source.topic']).toBe(topics.tickers);
+    expect(Number(notAvro?.headers['kandle.source.offset'])).toBeGreaterThanOrEqual(0);
+  });
+
+  it('commits offsets only after the handler acknowledged the batch', async () => {
+    const topics = await freshTopics();
+    const groupId = uniqueName('ack');
+    const producer = await createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics });
+    const events = generateSyntheticEvents({
+      count: 200,
+      startTime: Date.UTC(2026, 0, 1),
+      seed: 3,
+      symbols: ['tBTCUSD'],
+    });
+    for (const e of events) void producer.send(e);
+    await producer.flush();
+    await producer.close();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const consumer = await createCandleConsumer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      groupId,
+      topics,
+      commitIntervalMs: 0,
+      onCandles: async () => {
+        calls++;
+        await gate;
+      },
+    });
+    await waitFor('handler called', () => calls > 0, 60_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = [
+      ...(await admin.groupLag(groupId, topics.tickers)),
+      ...(await admin.groupLag(groupId, topics.trades)),
+    ];
+    expect(before.every((p) => p.committed === null)).toBe(true);
+    release();
+    await waitFor(
+      'offsets committed',
+      async () => (await admin.groupLag(groupId, topics.trades)).some((p) => p.committed !== null),
+      60_000,
+    );
+    await consumer.close();
+  });
+
+  it('refuses an unknown topic with UnknownTopicError', async () => {
+    const err = await createCandleConsumer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      groupId: uniqueName('g'),
+      topics: { tickers: uniqueName('nope'), trades: null },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(UnknownTopicError);
+  });
+});
