@@ -1,4 +1,6 @@
 // Test set-up: starts the real 3-broker Kafka cluster (and registry) once for the integration project.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startKafkaCluster, startSchemaRegistry } from '../packages/core/src/testing';
 
@@ -11,6 +13,14 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // While developing, `KANDLE_TEST_STACK=attach` reuses the stack of `npm run stack:up` instead of starting one.
+  if (process.env.KANDLE_TEST_STACK === 'attach') {
+    const state = JSON.parse(readFileSync(join(process.cwd(), '.kandle/stack/stack.json'), 'utf8'));
+    project.provide('schemaRegistryUrl', state.registry.url);
+    project.provide('kafkaClusterDir', state.kafka.dir);
+    project.provide('kafkaBrokers', state.kafka.bootstrapServers);
+    return async () => {};
+  }
   const started = Date.now();
   const [cluster, registry] = await Promise.all([
     startKafkaCluster({ brokers: 3, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 }),
