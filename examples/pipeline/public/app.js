@@ -1,0 +1,268 @@
+// Page script: draws the selected candle series and the Kafka view, kept live by the server's /events stream.
+/* global LightweightCharts */
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  config: null,
+  selection: { symbol: '', interval: '', source: 'trade' },
+  /** Bumped on every selection change, so answers for an old selection are ignored. */
+  generation: 0,
+  loaded: false,
+  events: null,
+  kafka: null,
+};
+
+const chart = LightweightCharts.createChart($('chart'), {
+  autoSize: true,
+  layout: { background: { color: '#0f141b' }, textColor: '#c9d1d9', fontSize: 12 },
+  grid: { vertLines: { color: '#1c2430' }, horzLines: { color: '#1c2430' } },
+  timeScale: { timeVisible: true, secondsVisible: true, borderColor: '#2a3441', barSpacing: 10, rightOffset: 4 },
+  rightPriceScale: { borderColor: '#2a3441' },
+});
+const candleSeries = chart.addSeries(LightweightCharts.CandlestickSeries, {
+  upColor: '#26a69a',
+  downColor: '#ef5350',
+  wickUpColor: '#26a69a',
+  wickDownColor: '#ef5350',
+  borderVisible: false,
+});
+const volumeSeries = chart.addSeries(LightweightCharts.HistogramSeries, {
+  priceScaleId: 'volume',
+  priceFormat: { type: 'volume' },
+  lastValueVisible: false,
+  priceLineVisible: false,
+});
+volumeSeries.priceScale().applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
+
+/** kandle candles are in ms; the chart wants UTC seconds. */
+const toBar = (c) => ({ time: c.start / 1000, open: c.open, high: c.high, low: c.low, close: c.close });
+const toVolume = (c) => ({
+  time: c.start / 1000,
+  value: c.volume,
+  color: c.close >= c.open ? 'rgba(38,166,154,0.45)' : 'rgba(239,83,80,0.45)',
+});
+
+/** Bitfinex quotes 5 significant digits: show as many decimals as the price needs. */
+function applyPrecision(price) {
+  const precision = Math.max(2, Math.min(8, 4 - Math.floor(Math.log10(price))));
+  candleSeries.applyOptions({ priceFormat: { type: 'price', precision, minMove: 10 ** -precision } });
+}
+
+function setSeries(candles) {
+  candleSeries.setData(candles.map(toBar));
+  volumeSeries.setData(candles.map(toVolume));
+  if (candles.length > 0) applyPrecision(candles.at(-1).close);
+  renderLegend();
+}
+
+/** Applies one changed candle: the newest bar is updated in place, a correction of an older one too. */
+function applyCandle(candle) {
+  const bar = toBar(candle);
+  const data = candleSeries.data();
+  const last = data.at(-1);
+  if (!last) applyPrecision(candle.close);
+  if (!last || bar.time >= last.time) {
+    candleSeries.update(bar);
+    volumeSeries.update(toVolume(candle));
+  } else if (data.some((d) => d.time === bar.time)) {
+    candleSeries.update(bar, true);
+    volumeSeries.update(toVolume(candle), true);
+  } else {
+    void load(); // a bar older than the chart's start: redraw from the server's copy
+  }
+}
+
+function renderLegend() {
+  const last = candleSeries.data().at(-1);
+  const { symbol, interval, source } = state.selection;
+  $('legend').textContent = last
+    ? `${symbol} · ${interval} · ${source}s   O ${last.open}  H ${last.high}  L ${last.low}  C ${last.close}   ${new Date(last.time * 1000).toISOString().replace('T', ' ').slice(0, 19)} UTC`
+    : `${symbol} · ${interval} · ${source}s   waiting for the first candle…`;
+}
+
+function setStatus(name, text) {
+  $('status').dataset.state = name;
+  $('status').textContent = text;
+}
+
+/** Loads the selected series, then follows it. Events that arrive while loading are applied afterwards. */
+async function load() {
+  const generation = ++state.generation;
+  state.loaded = false;
+  const { symbol, interval, source } = state.selection;
+  const query = new URLSearchParams({ symbol, interval, source });
+  const pending = [];
+  state.events?.close();
+  const events = new EventSource(`/events?${query}`);
+  state.events = events;
+  events.addEventListener('open', () => setStatus('live', 'live'));
+  events.addEventListener('error', () => setStatus('down', 'reconnecting…'));
+  events.addEventListener('candles', (e) => {
+    const candles = JSON.parse(e.data);
+    if (state.loaded) {
+      for (const candle of candles) applyCandle(candle);
+      renderLegend();
+    } else pending.push(...candles);
+  });
+  events.addEventListener('kafka', (e) => renderKafka(JSON.parse(e.data)));
+  events.addEventListener('kafka-error', (e) => showKafkaError(JSON.parse(e.data).message));
+
+  const response = await fetch(`/api/candles?${query}`);
+  if (generation !== state.generation) return;
+  if (!response.ok) {
+    setStatus('down', (await response.json()).error);
+    return;
+  }
+  setSeries(await response.json());
+  for (const candle of pending) applyCandle(candle);
+  state.loaded = true;
+  renderLegend();
+  chart.timeScale().scrollToRealTime();
+}
+
+// ---- Kafka view
+
+/** Builds an element from attributes and children (strings or nodes); text is never parsed as HTML. */
+function h(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  node.append(...children.flat());
+  return node;
+}
+
+const partitionLabel = (tp) => `${tp.topic}[${tp.partition}]`;
+const number = (n) => n.toLocaleString('en-US');
+
+function showKafkaError(message) {
+  $('kafka-error').hidden = false;
+  $('kafka-error').textContent = `Kafka view stale: ${message}`;
+}
+
+function renderKafka(view) {
+  state.kafka = view;
+  $('kafka-error').hidden = true;
+  const p = view.producer;
+  $('rates').replaceChildren(
+    ...[
+      ['produced', `${view.rates.producedPerSecond} msg/s`],
+      ['consumed', `${view.rates.consumedPerSecond} msg/s`],
+      ['acks=all latency', `p50 ${p.deliveryLatencyMs.p50} ms · p99 ${p.deliveryLatencyMs.p99} ms`],
+      ['delivered', `${number(p.delivered)}${p.failed ? ` (${number(p.failed)} failed)` : ''}`],
+      ['producer queue', number(p.queueDepth)],
+    ].flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+  );
+
+  $('topics').replaceChildren(
+    ...view.topics.map((topic) =>
+      h(
+        'table',
+        { class: 'topic', 'data-topic-table': topic.name },
+        h(
+          'caption',
+          {},
+          `${topic.name} · ${topic.partitions.length} partitions · RF ${topic.partitions[0]?.replicas.length ?? 0}`,
+        ),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['P', 'leader', 'ISR', 'symbols', 'end', 'committed', 'lag', 'member'].map((t) => h('th', {}, t)),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          ...topic.partitions.map((part) =>
+            h(
+              'tr',
+              {
+                'data-topic': topic.name,
+                'data-partition': part.partition,
+                'data-leader': part.leader,
+                'data-isr': part.isr.join(','),
+                'data-symbols': part.symbols.join(','),
+                'data-member': part.member ?? '',
+              },
+              h('td', {}, String(part.partition)),
+              h('td', {}, String(part.leader)),
+              h(
+                'td',
+                {
+                  class: part.isr.length < part.replicas.length ? 'warn' : '',
+                  title: `replicas ${part.replicas.join(',')}`,
+                },
+                part.isr.join(','),
+              ),
+              h('td', { class: 'symbols' }, part.symbols.join(' ')),
+              h('td', { class: 'num' }, number(part.endOffset)),
+              h('td', { class: 'num' }, part.committed === null ? '—' : number(part.committed)),
+              h('td', { class: 'num' }, number(part.lag)),
+              h('td', {}, part.member ?? '—'),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+
+  $('group-name').textContent = `${view.group.groupId} · ${view.group.state} · ${view.group.protocol || 'no protocol'}`;
+  $('members')
+    .querySelector('tbody')
+    .replaceChildren(
+      ...view.group.members.map((m) =>
+        h(
+          'tr',
+          { 'data-client-id': m.clientId, 'data-partitions': m.assignment.map(partitionLabel).join(',') },
+          h('td', { title: m.memberId }, m.clientId),
+          h('td', {}, m.assignment.map(partitionLabel).join(' ') || '—'),
+          h('td', { class: 'num' }, number(m.lag)),
+        ),
+      ),
+    );
+}
+
+// ---- pickers
+
+function fillPicker(select, values, selected) {
+  select.replaceChildren(...values.map((v) => h('option', { value: v }, v)));
+  select.value = selected;
+}
+
+async function start() {
+  state.config = await (await fetch('/api/config')).json();
+  const params = new URLSearchParams(location.search);
+  const pick = (name, allowed) => (allowed.includes(params.get(name)) ? params.get(name) : allowed[0]);
+  state.selection = {
+    symbol: pick('symbol', state.config.symbols),
+    interval: pick('interval', state.config.intervals),
+    source: pick('source', state.config.sources),
+  };
+  fillPicker($('symbol'), state.config.symbols, state.selection.symbol);
+  fillPicker($('interval'), state.config.intervals, state.selection.interval);
+  $('source').value = state.selection.source;
+  $('pickers').addEventListener('change', () => {
+    state.selection = { symbol: $('symbol').value, interval: $('interval').value, source: $('source').value };
+    history.replaceState(null, '', `?${new URLSearchParams(state.selection)}`);
+    void load();
+  });
+  await load();
+}
+
+/** For tests and the curious: what the chart draws right now. */
+window.kandle = {
+  /** The chart's newest bar: `{ time (UTC seconds), open, high, low, close }`, or undefined. */
+  lastCandle: () => {
+    const bar = candleSeries.data().at(-1);
+    return bar && { time: bar.time, open: bar.open, high: bar.high, low: bar.low, close: bar.close };
+  },
+  bars: () => candleSeries.data().map((b) => ({ ...b })),
+  selection: () => ({ ...state.selection }),
+  /** True once the selected series is loaded and followed. */
+  ready: () => state.loaded,
+  kafkaView: () => state.kafka,
+};
+
+void start();

@@ -1,0 +1,201 @@
+// Config: environment variables → the pipeline's typed, validated options (every problem reported at once).
+import { existsSync } from 'node:fs';
+import {
+  type CandleInterval,
+  ConfigError,
+  parseInterval,
+  resolveKafkaConnection,
+  resolveRegistryConnection,
+  TOP_SYMBOLS,
+} from '@kandle/core';
+
+/** Where market data comes from. `bitfinex` needs the internet; the other two run offline. */
+export type SourceKind = 'synthetic' | 'replay' | 'bitfinex';
+
+/** The consumer-group strategies librdkafka runs natively (custom assignors: see examples/custom-assignor). */
+export type NativeAssignment = 'range' | 'roundrobin' | 'cooperative-sticky';
+
+/** InfluxDB 3 connection of the optional sink. */
+export interface InfluxConfig {
+  host: string;
+  token: string;
+  database: string;
+}
+
+/** Everything the main job reads from the environment, with defaults applied. */
+export interface PipelineConfig {
+  /** `KAFKA_BROKERS`; undefined → use (or start) the local stack. */
+  kafkaBrokers: string | undefined;
+  /** `SCHEMA_REGISTRY_URL`; set together with `KAFKA_BROKERS`. */
+  schemaRegistryUrl: string | undefined;
+  /** `KANDLE_SOURCE`, default `synthetic`. */
+  source: SourceKind;
+  /** `KANDLE_SYMBOLS`, default the eight most popular USD pairs. */
+  symbols: string[];
+  /** `KANDLE_SPEED`: replay playback speed (or `max`); for synthetic, a multiplier of 20 events/s. Default 1. */
+  speed: number | 'max';
+  /** `KANDLE_REPLAY_FILE`: NDJSON recording; undefined → a generated, seeded hour of market data. */
+  replayFile: string | undefined;
+  /** `KANDLE_BITFINEX_URL`: WebSocket URL (e.g. the fake server of `@kandle/core/testing`). */
+  bitfinexUrl: string | undefined;
+  /** `KANDLE_INTERVALS`, default `1m,5m,15m,1h`. */
+  intervals: CandleInterval[];
+  /** `KANDLE_TICKERS_TOPIC` / `KANDLE_TRADES_TOPIC`, default `tickers` / `trades`. */
+  topics: { tickers: string; trades: string };
+  /** `KANDLE_GROUP`, default `candles`. */
+  groupId: string;
+  /** `KANDLE_ASSIGNMENT`, default `range` (Kafka's default, as in the seed). */
+  assignment: NativeAssignment;
+  /** `KANDLE_PORT`, default 8080; 0 picks a free port. */
+  port: number;
+  /** `KANDLE_HOST`, default `127.0.0.1` (loopback only). */
+  host: string;
+  /** `INFLUX_HOST` + `INFLUX_TOKEN` + `INFLUX_DATABASE`; undefined when `INFLUX_HOST` is unset. */
+  influx: InfluxConfig | undefined;
+}
+
+/** The defaults, as strings exactly like they would appear in the environment (`.env.example` repeats them). */
+export const CONFIG_DEFAULTS = {
+  KANDLE_SOURCE: 'synthetic',
+  KANDLE_SYMBOLS: TOP_SYMBOLS.join(','),
+  KANDLE_SPEED: '1',
+  KANDLE_INTERVALS: '1m,5m,15m,1h',
+  KANDLE_TICKERS_TOPIC: 'tickers',
+  KANDLE_TRADES_TOPIC: 'trades',
+  KANDLE_GROUP: 'candles',
+  KANDLE_ASSIGNMENT: 'range',
+  KANDLE_PORT: '8080',
+  KANDLE_HOST: '127.0.0.1',
+  INFLUX_DATABASE: 'kandle',
+} as const;
+
+const SOURCES: readonly SourceKind[] = ['synthetic', 'replay', 'bitfinex'];
+const ASSIGNMENTS: readonly NativeAssignment[] = ['range', 'roundrobin', 'cooperative-sticky'];
+const TRADING_SYMBOL = /^t[A-Z0-9:]+$/;
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Reads the pipeline's configuration from `env` (default `process.env`). Empty values count as unset.
+ *
+ * @throws {ConfigError} listing every invalid variable (`details.problems`), not only the first.
+ * @example
+ * ```ts
+ * const config = loadConfig({ KANDLE_SOURCE: 'replay', KANDLE_SPEED: '10', KANDLE_PORT: '0' });
+ * config.speed; // 10
+ * ```
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): PipelineConfig {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const readOr = (name: keyof typeof CONFIG_DEFAULTS): string => read(name) ?? CONFIG_DEFAULTS[name];
+  const oneOf = <T extends string>(name: keyof typeof CONFIG_DEFAULTS, allowed: readonly T[]): T => {
+    const value = readOr(name);
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    problems.push(`${name}=${value} must be one of ${allowed.join(', ')}`);
+    return CONFIG_DEFAULTS[name] as T;
+  };
+  const check = (name: string, validate: () => void): void => {
+    try {
+      validate();
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+    }
+  };
+
+  const kafkaBrokers = read('KAFKA_BROKERS');
+  const schemaRegistryUrl = read('SCHEMA_REGISTRY_URL');
+  if (kafkaBrokers) check('KAFKA_BROKERS', () => resolveKafkaConnection({ brokers: kafkaBrokers }));
+  if (schemaRegistryUrl) check('SCHEMA_REGISTRY_URL', () => resolveRegistryConnection({ url: schemaRegistryUrl }));
+  // Half a connection is a mistake, not a reason to start a private stack next to the user's cluster.
+  if (!kafkaBrokers !== !schemaRegistryUrl)
+    problems.push('KAFKA_BROKERS and SCHEMA_REGISTRY_URL go together: set both, or neither to use the local stack');
+
+  const source = oneOf('KANDLE_SOURCE', SOURCES);
+
+  const symbols = list(readOr('KANDLE_SYMBOLS'));
+  if (symbols.length === 0) problems.push('KANDLE_SYMBOLS must name at least one symbol, e.g. tBTCUSD');
+  for (const symbol of symbols)
+    if (!TRADING_SYMBOL.test(symbol))
+      problems.push(`KANDLE_SYMBOLS: "${symbol}" is not a Bitfinex trading pair (expected e.g. tBTCUSD)`);
+  if (new Set(symbols).size !== symbols.length) problems.push('KANDLE_SYMBOLS contains duplicates');
+
+  const speedText = readOr('KANDLE_SPEED');
+  let speed: number | 'max' = 1;
+  if (speedText === 'max') {
+    if (source === 'replay') speed = 'max';
+    else problems.push('KANDLE_SPEED=max only applies to KANDLE_SOURCE=replay');
+  } else if (isNumber(speedText) && Number(speedText) > 0) speed = Number(speedText);
+  else problems.push(`KANDLE_SPEED=${speedText} must be a number > 0 (or max for replay)`);
+
+  const replayFile = read('KANDLE_REPLAY_FILE');
+  if (replayFile && source !== 'replay') problems.push('KANDLE_REPLAY_FILE needs KANDLE_SOURCE=replay');
+  if (replayFile && !existsSync(replayFile)) problems.push(`KANDLE_REPLAY_FILE: no file at ${replayFile}`);
+
+  const bitfinexUrl = read('KANDLE_BITFINEX_URL');
+  if (bitfinexUrl && source !== 'bitfinex') problems.push('KANDLE_BITFINEX_URL needs KANDLE_SOURCE=bitfinex');
+  if (bitfinexUrl && !/^wss?:\/\/\S+$/.test(bitfinexUrl))
+    problems.push(`KANDLE_BITFINEX_URL=${bitfinexUrl} must be a ws:// or wss:// URL`);
+
+  const intervals = list(readOr('KANDLE_INTERVALS')) as CandleInterval[];
+  if (intervals.length === 0) problems.push('KANDLE_INTERVALS must name at least one interval, e.g. 1m');
+  for (const interval of intervals) check('KANDLE_INTERVALS', () => parseInterval(interval));
+  if (new Set(intervals).size !== intervals.length) problems.push('KANDLE_INTERVALS contains duplicates');
+
+  const topics = { tickers: readOr('KANDLE_TICKERS_TOPIC'), trades: readOr('KANDLE_TRADES_TOPIC') };
+  for (const [name, topic] of [
+    ['KANDLE_TICKERS_TOPIC', topics.tickers],
+    ['KANDLE_TRADES_TOPIC', topics.trades],
+  ] as const)
+    if (!TOPIC_NAME.test(topic)) problems.push(`${name}=${topic} is not a valid topic name ([a-zA-Z0-9._-])`);
+  if (topics.tickers === topics.trades) problems.push('KANDLE_TICKERS_TOPIC and KANDLE_TRADES_TOPIC must differ');
+
+  const groupId = readOr('KANDLE_GROUP');
+  const assignment = oneOf('KANDLE_ASSIGNMENT', ASSIGNMENTS);
+
+  const portText = readOr('KANDLE_PORT');
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) problems.push(`KANDLE_PORT=${portText} must be an integer 0-65535`);
+  const host = readOr('KANDLE_HOST');
+
+  let influx: InfluxConfig | undefined;
+  const influxHost = read('INFLUX_HOST');
+  const influxToken = read('INFLUX_TOKEN');
+  if (influxHost) {
+    if (!/^https?:\/\/\S+$/.test(influxHost)) problems.push(`INFLUX_HOST=${influxHost} must be an http(s):// URL`);
+    // Never echo the token: only say whether it is there.
+    if (!influxToken) problems.push('INFLUX_TOKEN is required with INFLUX_HOST (any value for a server without auth)');
+    influx = { host: influxHost, token: influxToken ?? '', database: readOr('INFLUX_DATABASE') };
+  }
+
+  if (problems.length > 0) throw new ConfigError(`invalid environment:\n  - ${problems.join('\n  - ')}`, { problems });
+  return {
+    kafkaBrokers,
+    schemaRegistryUrl,
+    source,
+    symbols,
+    speed,
+    replayFile,
+    bitfinexUrl,
+    intervals,
+    topics,
+    groupId,
+    assignment,
+    port,
+    host,
+    influx,
+  };
+}
+
+function list(text: string): string[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function isNumber(text: string): boolean {
+  return /^\d+(\.\d+)?$/.test(text) || /^\.\d+$/.test(text);
+}

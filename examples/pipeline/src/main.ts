@@ -1,0 +1,57 @@
+// Main: the runnable job: reads the environment, finds Kafka, starts the pipeline, and shuts it down cleanly on a signal.
+import { KandleError } from '@kandle/core';
+import { loadConfig } from './config';
+import { startPipeline } from './pipeline';
+import { resolveStack } from './stack';
+
+/** Exit codes: 0 clean stop, 1 failed to start or to stop, 2 bad configuration. */
+async function main(): Promise<number> {
+  const config = loadConfig();
+  const stack = await resolveStack(config);
+  let pipeline: Awaited<ReturnType<typeof startPipeline>>;
+  try {
+    pipeline = await startPipeline({ ...config, kafkaBrokers: stack.brokers, schemaRegistryUrl: stack.registryUrl });
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  console.log(
+    `kandle pipeline: ${config.source} feed of ${config.symbols.join(', ')} through Kafka at ${stack.brokers}`,
+  );
+  console.log(`live candlestick page: ${pipeline.url}   (Ctrl+C stops)`);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  console.log(`${signal}: stopping (flushing the producer, committing the consumers' last batch)…`);
+  // A second signal while draining means "now".
+  const forceExit = () => process.exit(130);
+  process.once('SIGINT', forceExit);
+  process.once('SIGTERM', forceExit);
+  let code = 0;
+  try {
+    await pipeline.stop();
+  } catch (e) {
+    console.error(describe(e));
+    code = 1;
+  }
+  if (stack.origin === 'started') console.log('stopping the brokers and registry started for this run…');
+  await stack.stop();
+  console.log('stopped');
+  return code;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof AggregateError) return [e.message, ...e.errors.map(describe)].join('\n  ');
+  if (e instanceof KandleError) return `${e.name} [${e.code}]: ${e.message}`;
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(describe(e));
+    process.exit(e instanceof KandleError && e.code === 'CONFIG_INVALID' ? 2 : 1);
+  },
+);

@@ -1,0 +1,287 @@
+// Pipeline: wires source → producer → Kafka → two group members → candles → InfluxDB sink and live page.
+import {
+  type CandleConsumer,
+  type CandleUpdate,
+  type CryptoProducer,
+  connectSchemaRegistry,
+  createBitfinexWsSource,
+  createCandleConsumer,
+  createCryptoProducer,
+  createKafkaAdmin,
+  createReplaySource,
+  createSyntheticSource,
+  generateSyntheticEvents,
+  type KafkaAdmin,
+  type KandleError,
+  loadRecording,
+  type MarketSource,
+  SinkWriteError,
+} from '@kandle/core';
+import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
+import { type CandleStore, createCandleStore } from './candle-store';
+import type { PipelineConfig } from './config';
+import { createKafkaViewer } from './kafka-view';
+import { type PageServer, startPageServer } from './server';
+
+/** Options of {@link startPipeline}: the configuration with the Kafka stack resolved, plus tuning knobs. */
+export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | 'schemaRegistryUrl'> {
+  kafkaBrokers: string;
+  schemaRegistryUrl: string;
+  /** Partitions per topic. Default 2 (the seed's). */
+  partitions?: number;
+  /** Default 3. */
+  replicationFactor?: number;
+  /** `min.insync.replicas`: with `acks=all` a write needs this many replicas. Default 2. */
+  minInsyncReplicas?: number;
+  /** Synthetic events per second at speed 1. Default 20. */
+  baseRatePerSecond?: number;
+  /** How often the page's Kafka view refreshes. Default 2000 ms. */
+  kafkaRefreshMs?: number;
+  /** Default `console.log`. */
+  log?: (message: string) => void;
+  /** Default `console.warn`. */
+  warn?: (message: string) => void;
+}
+
+/** The running pipeline; every part is exposed for inspection (tests, notebooks). */
+export interface RunningPipeline {
+  /** The live page. */
+  url: string;
+  source: MarketSource;
+  producer: CryptoProducer;
+  /** The two members of the consumer group. */
+  consumers: readonly CandleConsumer[];
+  admin: KafkaAdmin;
+  /** The candles the page shows. */
+  store: CandleStore;
+  /** Present when INFLUX_HOST is configured. */
+  sink: InfluxSink | undefined;
+  server: PageServer;
+  /**
+   * Stops in data-flow order: source, producer (flush), consumers (drain the batch in flight, commit),
+   * sink (flush), page server, admin. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/** Members of the group in one process, as in the seed (Python_1, Python_2). */
+const GROUP_MEMBERS = 2;
+/** Ten minutes of generated market at 20 events/s: the offline replay when no recording is given. */
+const GENERATED_RECORDING_EVENTS = 12_000;
+
+/**
+ * Starts the whole main job: ensures the topics (2 partitions, RF 3, min ISR 2 by default), produces the chosen
+ * feed with `acks=all` and key-hash partitioning, runs two consumers in one group that build candles, writes them
+ * to InfluxDB when configured, and serves the live page. Offsets are committed only after the candles of a batch
+ * reached the page store and, with a sink, were acknowledged as durable by InfluxDB.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig();
+ * const stack = await resolveStack(config);
+ * const pipeline = await startPipeline({ ...config, kafkaBrokers: stack.brokers, schemaRegistryUrl: stack.registryUrl });
+ * console.log(`open ${pipeline.url}`);
+ * await pipeline.stop();
+ * ```
+ */
+export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
+  const log = options.log ?? console.log;
+  const warn = options.warn ?? ((message: string) => console.warn(message));
+  const connection = { brokers: options.kafkaBrokers };
+  const topicNames = [options.topics.tickers, options.topics.trades];
+  const started: Partial<Omit<RunningPipeline, 'url' | 'stop' | 'store' | 'consumers'>> & {
+    consumers: CandleConsumer[];
+  } = { consumers: [] };
+
+  const stop = async (): Promise<void> => {
+    const problems: unknown[] = [];
+    const attempt = async (step: (() => Promise<void>) | undefined) => {
+      try {
+        await step?.();
+      } catch (e) {
+        problems.push(e);
+      }
+    };
+    const { source, producer, consumers, sink, server, admin } = started;
+    await attempt(source && (() => source.stop()));
+    await attempt(producer && (() => producer.close()));
+    await Promise.all(consumers.map((c) => attempt(() => c.close())));
+    await attempt(sink && (() => sink.close()));
+    await attempt(server && (() => server.close()));
+    await attempt(admin && (() => admin.close()));
+    if (problems.length > 0) throw new AggregateError(problems, 'pipeline did not stop cleanly');
+  };
+  let stopped: Promise<void> | undefined;
+  const stopOnce = () => (stopped ??= stop());
+
+  try {
+    const admin = await createKafkaAdmin(connection);
+    started.admin = admin;
+    for (const name of topicNames) {
+      const outcome = await admin.ensureTopic({
+        name,
+        partitions: options.partitions ?? 2,
+        replicationFactor: options.replicationFactor ?? 3,
+        minInsyncReplicas: options.minInsyncReplicas ?? 2,
+      });
+      log(`topic ${name}: ${outcome}`);
+    }
+
+    const store = createCandleStore();
+    const sink = options.influx ? createInfluxSink({ ...options.influx }) : undefined;
+    started.sink = sink;
+    const registry = connectSchemaRegistry({ url: options.schemaRegistryUrl });
+
+    // The acknowledgement: the consumer commits a batch's offsets only after this resolves.
+    const onCandles = async (updates: CandleUpdate[]): Promise<void> => {
+      store.apply(updates);
+      if (!sink) return;
+      try {
+        await sink.write(updates);
+      } catch (e) {
+        // The sink retries transient failures forever; a rejection means InfluxDB refused these points for good.
+        // Retrying would wedge the group on them, so they are reported and skipped, like a dead letter.
+        if (!(e instanceof SinkWriteError)) throw e;
+        warn(`influx refused ${updates.length} candle update(s), skipped: ${e.message}`);
+      }
+    };
+
+    for (let member = 1; member <= GROUP_MEMBERS; member++) {
+      const consumer = await createCandleConsumer({
+        connection,
+        registry,
+        groupId: options.groupId,
+        clientId: `${options.groupId}-${member}`,
+        topics: options.topics,
+        assignment: options.assignment,
+        from: 'earliest',
+        intervals: options.intervals,
+        onCandles,
+        onRebalance: (event) =>
+          log(
+            `${options.groupId}-${member} ${event.type} ${formatPartitions(event.partitions)}; owns ${formatPartitions(event.owned)}`,
+          ),
+        onWarning: (e: KandleError) => warn(`${options.groupId}-${member}: ${e.message}`),
+      });
+      started.consumers.push(consumer);
+    }
+
+    const producer = await createCryptoProducer({
+      connection,
+      registry,
+      topics: options.topics,
+      acks: 'all',
+      partitioning: 'key-hash',
+      statisticsIntervalMs: 1000,
+    });
+    started.producer = producer;
+
+    const viewer = createKafkaViewer({
+      admin,
+      groupId: options.groupId,
+      topics: topicNames,
+      symbols: options.symbols,
+      producer,
+      consumers: started.consumers,
+    });
+    const server = await startPageServer({
+      host: options.host,
+      port: options.port,
+      store,
+      info: {
+        symbols: options.symbols,
+        intervals: options.intervals,
+        sources: ['trade', 'ticker'],
+        groupId: options.groupId,
+        topics: options.topics,
+        feed: options.source,
+      },
+      kafkaView: viewer.snapshot,
+      ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
+      warn,
+    });
+    started.server = server;
+
+    const source = createSource(options);
+    started.source = source;
+    const reportSendFailure = throttled(warn, 10_000);
+    source.onEvent((event) => {
+      producer.send(event).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
+    });
+    source.onError(
+      throttled(
+        (m) => warn(`${options.source} feed: ${m}`),
+        10_000,
+        (e: Error) => e.message,
+      ),
+    );
+    await source.start();
+
+    return {
+      url: server.url,
+      source,
+      producer,
+      consumers: started.consumers,
+      admin,
+      store,
+      sink,
+      server,
+      stop: stopOnce,
+    };
+  } catch (e) {
+    await stopOnce().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The market feed `options.source` names. */
+function createSource(options: PipelineOptions): MarketSource {
+  switch (options.source) {
+    case 'synthetic':
+      return createSyntheticSource({
+        symbols: options.symbols,
+        ratePerSecond: (options.baseRatePerSecond ?? 20) * (options.speed === 'max' ? 1 : options.speed),
+      });
+    case 'replay':
+      return createReplaySource({
+        events: options.replayFile
+          ? loadRecording(options.replayFile)
+          : generateSyntheticEvents({ count: GENERATED_RECORDING_EVENTS, symbols: options.symbols, seed: 42 }),
+        speed: options.speed,
+        loop: true,
+        rebase: true,
+      });
+    case 'bitfinex':
+      return createBitfinexWsSource({
+        symbols: options.symbols,
+        ...(options.bitfinexUrl ? { url: options.bitfinexUrl } : {}),
+      });
+  }
+}
+
+function formatPartitions(list: ReadonlyArray<{ topic: string; partition: number }>): string {
+  return list.length === 0 ? '(none)' : list.map((tp) => `${tp.topic}[${tp.partition}]`).join(' ');
+}
+
+/**
+ * Wraps `report` so a failure repeated thousands of times a second (a broker down) is printed once per
+ * `everyMs`, with how many were suppressed.
+ */
+function throttled<T>(
+  report: (message: string) => void,
+  everyMs: number,
+  describe: (value: T) => string = String,
+): (value: T) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  let suppressed = 0;
+  return (value) => {
+    const now = Date.now();
+    if (now - last < everyMs) {
+      suppressed++;
+      return;
+    }
+    report(suppressed > 0 ? `${describe(value)} (and ${suppressed} more)` : describe(value));
+    last = now;
+    suppressed = 0;
+  };
+}

@@ -1,0 +1,268 @@
+// Server: the live page over node:http: static files, candles and Kafka view as JSON, live updates as server-sent events.
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CandleInterval, CandleSource } from '@kandle/core';
+import type { CandleStore } from './candle-store';
+import type { KafkaView } from './kafka-view';
+
+/** What `GET /api/config` tells the page. */
+export interface PageInfo {
+  symbols: readonly string[];
+  intervals: readonly CandleInterval[];
+  /** Candle sources offered; the first is the default (`trade`: true OHLCV). */
+  sources: readonly CandleSource[];
+  groupId: string;
+  topics: { tickers: string; trades: string };
+  /** Where the market data comes from (`synthetic`, `replay`, `bitfinex`). */
+  feed: string;
+}
+
+/** Options of {@link startPageServer}. */
+export interface PageServerOptions {
+  /** Interface to bind. Use a loopback address unless the page must be reachable from elsewhere. */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  store: CandleStore;
+  info: PageInfo;
+  /** Takes a fresh Kafka view (rejects when the cluster cannot answer). */
+  kafkaView: () => Promise<KafkaView>;
+  /** How often `/events` pushes a Kafka view. Default 2000 ms. */
+  kafkaRefreshMs?: number;
+  /** Default `console.warn`. */
+  warn?: (message: string) => void;
+}
+
+/** A running page server. */
+export interface PageServer {
+  /** `http://host:port/`. */
+  url: string;
+  /** Open `/events` streams. */
+  clients(): number;
+  /** Ends the event streams and stops listening. */
+  close(): Promise<void>;
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+const CHART_LIBRARY_PATH = '/vendor/lightweight-charts.js';
+const CHART_LIBRARY_FILE = join(
+  dirname(createRequire(import.meta.url).resolve('lightweight-charts/package.json')),
+  'dist/lightweight-charts.standalone.production.js',
+);
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+/** One `/events` stream and the series it asked for (unset fields match everything). */
+interface EventClient {
+  response: ServerResponse;
+  symbol: string | null;
+  interval: string | null;
+  source: string | null;
+}
+
+/**
+ * Serves the live candlestick page.
+ *
+ * - `GET /` and `public/*`: the page; `GET /vendor/lightweight-charts.js`: the chart library from node_modules.
+ * - `GET /api/config`: symbols, intervals, sources, group and topics.
+ * - `GET /api/candles?symbol=&interval=&source=`: the kept candles of one series, oldest first.
+ * - `GET /api/kafka`: a {@link KafkaView}.
+ * - `GET /events?symbol=&interval=&source=`: server-sent events `candles` (changed candles of that series) and
+ *   `kafka` (a Kafka view every `kafkaRefreshMs`).
+ *
+ * @example
+ * ```ts
+ * const server = await startPageServer({ host: '127.0.0.1', port: 0, store, info, kafkaView: viewer.snapshot });
+ * console.log(server.url);
+ * await server.close();
+ * ```
+ */
+export async function startPageServer(options: PageServerOptions): Promise<PageServer> {
+  const refreshMs = options.kafkaRefreshMs ?? 2000;
+  const warn = options.warn ?? ((message: string) => console.warn(message));
+  const clients = new Set<EventClient>();
+  let latestView: KafkaView | undefined;
+  let refreshing: Promise<KafkaView> | undefined;
+  let lastProblem = '';
+
+  /** One snapshot at a time; concurrent callers share it. */
+  const refreshView = (): Promise<KafkaView> => {
+    refreshing ??= options
+      .kafkaView()
+      .then((view) => {
+        latestView = view;
+        lastProblem = '';
+        return view;
+      })
+      .finally(() => {
+        refreshing = undefined;
+      });
+    return refreshing;
+  };
+
+  const send = (client: EventClient, event: string, data: unknown): void => {
+    client.response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+
+  const unsubscribe = options.store.onChange((changed) => {
+    for (const client of clients) {
+      const mine = changed.filter(
+        (c) =>
+          (client.symbol === null || c.symbol === client.symbol) &&
+          (client.interval === null || c.interval === client.interval) &&
+          (client.source === null || c.source === client.source),
+      );
+      if (mine.length > 0) send(client, 'candles', mine);
+    }
+  });
+
+  const timer = setInterval(() => {
+    if (clients.size === 0) return;
+    refreshView().then(
+      (view) => {
+        for (const client of clients) send(client, 'kafka', view);
+      },
+      (e: Error) => {
+        // A broker restart makes every refresh fail for a while: say it once, keep the page informed.
+        if (e.message !== lastProblem) warn(`kafka view: ${e.message}`);
+        lastProblem = e.message;
+        for (const client of clients) send(client, 'kafka-error', { message: e.message });
+      },
+    );
+  }, refreshMs);
+  timer.unref();
+
+  const routes: Record<string, (url: URL, request: IncomingMessage, response: ServerResponse) => Promise<void>> = {
+    '/api/config': async (_url, _request, response) => json(response, 200, options.info),
+    '/api/candles': async (url, _request, response) => {
+      const symbol = url.searchParams.get('symbol') ?? '';
+      const interval = url.searchParams.get('interval') ?? '';
+      const source = url.searchParams.get('source') ?? options.info.sources[0] ?? 'trade';
+      const problem = selectionProblem(options.info, symbol, interval, source);
+      if (problem) return json(response, 400, { error: problem });
+      json(response, 200, options.store.series(symbol, interval, source as CandleSource));
+    },
+    '/api/kafka': async (_url, _request, response) => {
+      const fresh = latestView && Date.now() - latestView.at < refreshMs ? latestView : await refreshView();
+      json(response, 200, fresh);
+    },
+    '/events': async (url, request, response) => {
+      const client: EventClient = {
+        response,
+        symbol: url.searchParams.get('symbol'),
+        interval: url.searchParams.get('interval'),
+        source: url.searchParams.get('source'),
+      };
+      response.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      response.write('retry: 2000\n\n');
+      clients.add(client);
+      request.on('close', () => clients.delete(client));
+      if (latestView) send(client, 'kafka', latestView);
+      else
+        void refreshView().then(
+          (view) => send(client, 'kafka', view),
+          () => undefined,
+        );
+    },
+  };
+
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: 'GET only' });
+    const route = routes[url.pathname];
+    const handled = route
+      ? route(url, request, response)
+      : url.pathname === CHART_LIBRARY_PATH
+        ? sendFile(response, CHART_LIBRARY_FILE)
+        : sendStatic(response, url.pathname);
+    handled.catch((e: Error) => {
+      if (!response.headersSent) json(response, 503, { error: e.message });
+      else response.end();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}/`,
+    clients: () => clients.size,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        clearInterval(timer);
+        unsubscribe();
+        for (const client of clients) client.response.end();
+        clients.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+/** Why a requested series is not one the page offers, or undefined. */
+function selectionProblem(info: PageInfo, symbol: string, interval: string, source: string): string | undefined {
+  if (!info.symbols.includes(symbol)) return `unknown symbol "${symbol}"; one of ${info.symbols.join(', ')}`;
+  if (!(info.intervals as readonly string[]).includes(interval))
+    return `unknown interval "${interval}"; one of ${info.intervals.join(', ')}`;
+  if (!(info.sources as readonly string[]).includes(source))
+    return `unknown source "${source}"; one of ${info.sources.join(', ')}`;
+  return undefined;
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
+
+async function sendStatic(response: ServerResponse, pathname: string): Promise<void> {
+  let relative: string;
+  try {
+    relative = normalize(decodeURIComponent(pathname === '/' ? '/index.html' : pathname));
+  } catch {
+    return json(response, 400, { error: 'bad path' });
+  }
+  const file = join(PUBLIC_DIR, relative);
+  // normalize() resolved any `..`; anything now outside public/ was an escape attempt.
+  if (!file.startsWith(PUBLIC_DIR.endsWith(sep) ? PUBLIC_DIR : PUBLIC_DIR + sep))
+    return json(response, 404, { error: 'not found' });
+  return sendFile(response, file);
+}
+
+async function sendFile(response: ServerResponse, file: string): Promise<void> {
+  let body: Buffer;
+  try {
+    body = await readFile(file);
+  } catch {
+    return json(response, 404, { error: 'not found' });
+  }
+  response.writeHead(200, {
+    'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  response.end(body);
+}
