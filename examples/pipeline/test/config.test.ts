@@ -1,0 +1,140 @@
+// Tests of the config step: environment variables → typed pipeline options, and the errors bad values give.
+import { ConfigError, TOP_SYMBOLS } from '@kandle/core';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config';
+
+/** A file that surely exists. */
+const EXISTING_FILE = fileURLToPath(import.meta.url);
+const STACK = {
+  KAFKA_BROKERS: '127.0.0.1:19092,127.0.0.1:19093',
+  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:18081/apis/ccompat/v7',
+};
+
+/** The problems a ConfigError lists for `env`, or fails the test when loadConfig accepts it. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).details.problems as string[];
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      kafkaBrokers: undefined,
+      schemaRegistryUrl: undefined,
+      source: 'synthetic',
+      symbols: [...TOP_SYMBOLS],
+      speed: 1,
+      replayFile: undefined,
+      bitfinexUrl: undefined,
+      intervals: ['1m', '5m', '15m', '1h'],
+      topics: { tickers: 'tickers', trades: 'trades' },
+      groupId: 'candles',
+      assignment: 'range',
+      port: 8080,
+      host: '127.0.0.1',
+      influx: undefined,
+    });
+  });
+
+  it('reads every variable, trimming spaces around list items', () => {
+    const config = loadConfig({
+      ...STACK,
+      KANDLE_SOURCE: 'replay',
+      KANDLE_SYMBOLS: ' tBTCUSD , tETHUSD ',
+      KANDLE_SPEED: 'max',
+      KANDLE_INTERVALS: '5s,1m',
+      KANDLE_TICKERS_TOPIC: 'prices',
+      KANDLE_TRADES_TOPIC: 'fills',
+      KANDLE_GROUP: 'Coins',
+      KANDLE_ASSIGNMENT: 'cooperative-sticky',
+      KANDLE_PORT: '0',
+      KANDLE_HOST: '0.0.0.0',
+      INFLUX_HOST: 'http://127.0.0.1:8181',
+      INFLUX_TOKEN: 'secret-token',
+    });
+    expect(config).toMatchObject({
+      kafkaBrokers: STACK.KAFKA_BROKERS,
+      schemaRegistryUrl: STACK.SCHEMA_REGISTRY_URL,
+      source: 'replay',
+      symbols: ['tBTCUSD', 'tETHUSD'],
+      speed: 'max',
+      intervals: ['5s', '1m'],
+      topics: { tickers: 'prices', trades: 'fills' },
+      groupId: 'Coins',
+      assignment: 'cooperative-sticky',
+      port: 0,
+      host: '0.0.0.0',
+      influx: { host: 'http://127.0.0.1:8181', token: 'secret-token', database: 'kandle' },
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ KANDLE_PORT: '', KANDLE_SOURCE: ' ', INFLUX_HOST: '' })).toMatchObject({
+      port: 8080,
+      source: 'synthetic',
+      influx: undefined,
+    });
+  });
+
+  it('accepts a fractional speed', () => {
+    expect(loadConfig({ KANDLE_SPEED: '0.5' }).speed).toBe(0.5);
+  });
+
+  it.each([
+    [{ KANDLE_SOURCE: 'kraken' }, /KANDLE_SOURCE=kraken must be one of synthetic, replay, bitfinex/],
+    [{ KANDLE_PORT: 'http' }, /KANDLE_PORT=http must be an integer 0-65535/],
+    [{ KANDLE_PORT: '70000' }, /KANDLE_PORT=70000/],
+    [{ KANDLE_PORT: '-1' }, /KANDLE_PORT=-1/],
+    [{ KANDLE_SPEED: '0' }, /KANDLE_SPEED=0 must be a number > 0/],
+    [{ KANDLE_SPEED: 'fast' }, /KANDLE_SPEED=fast/],
+    [{ KANDLE_SPEED: 'max' }, /KANDLE_SPEED=max only applies to KANDLE_SOURCE=replay/],
+    [{ KANDLE_SYMBOLS: 'BTCUSD' }, /"BTCUSD" is not a Bitfinex trading pair/],
+    [{ KANDLE_SYMBOLS: 'fUSD' }, /"fUSD" is not a Bitfinex trading pair/],
+    [{ KANDLE_SYMBOLS: ' , ' }, /KANDLE_SYMBOLS must name at least one symbol/],
+    [{ KANDLE_SYMBOLS: 'tBTCUSD,tBTCUSD' }, /KANDLE_SYMBOLS contains duplicates/],
+    [{ KANDLE_INTERVALS: '1w' }, /KANDLE_INTERVALS: invalid candle interval "1w"/],
+    [{ KANDLE_INTERVALS: '1m,1m' }, /KANDLE_INTERVALS contains duplicates/],
+    [{ KANDLE_ASSIGNMENT: 'sticky' }, /KANDLE_ASSIGNMENT=sticky must be one of range, roundrobin, cooperative-sticky/],
+    [{ KANDLE_TICKERS_TOPIC: 'my topic' }, /KANDLE_TICKERS_TOPIC=my topic is not a valid topic name/],
+    [{ KANDLE_TRADES_TOPIC: 'tickers' }, /KANDLE_TICKERS_TOPIC and KANDLE_TRADES_TOPIC must differ/],
+    [{ KAFKA_BROKERS: '127.0.0.1:19092' }, /KAFKA_BROKERS and SCHEMA_REGISTRY_URL go together/],
+    [{ SCHEMA_REGISTRY_URL: STACK.SCHEMA_REGISTRY_URL }, /go together/],
+    [{ ...STACK, KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS: kafka.brokers entry "localhost" is not host:port/],
+    [{ ...STACK, SCHEMA_REGISTRY_URL: 'registry' }, /SCHEMA_REGISTRY_URL: registry.url "registry" is not a URL/],
+    [{ KANDLE_REPLAY_FILE: EXISTING_FILE }, /KANDLE_REPLAY_FILE needs KANDLE_SOURCE=replay/],
+    [{ KANDLE_SOURCE: 'replay', KANDLE_REPLAY_FILE: '/nonexistent/x.ndjson' }, /no file at \/nonexistent\/x.ndjson/],
+    [{ KANDLE_BITFINEX_URL: 'ws://127.0.0.1:1' }, /KANDLE_BITFINEX_URL needs KANDLE_SOURCE=bitfinex/],
+    [{ KANDLE_SOURCE: 'bitfinex', KANDLE_BITFINEX_URL: 'http://x' }, /must be a ws:\/\/ or wss:\/\/ URL/],
+    [{ INFLUX_HOST: '127.0.0.1:8181', INFLUX_TOKEN: 't' }, /INFLUX_HOST=127.0.0.1:8181 must be an http\(s\):\/\/ URL/],
+    [{ INFLUX_HOST: 'http://127.0.0.1:8181' }, /INFLUX_TOKEN is required with INFLUX_HOST/],
+  ])('rejects %o', (env, expected) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(expected);
+  });
+
+  it('reports every bad variable at once, in the message too', () => {
+    let error: unknown;
+    try {
+      loadConfig({ KANDLE_PORT: 'x', KANDLE_SOURCE: 'y', KANDLE_INTERVALS: 'z' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { message, code, details } = error as ConfigError;
+    expect(code).toBe('CONFIG_INVALID');
+    expect(details.problems).toHaveLength(3);
+    for (const name of ['KANDLE_PORT=x', 'KANDLE_SOURCE=y', 'KANDLE_INTERVALS']) expect(message).toContain(name);
+  });
+
+  it('never repeats the Influx token in an error', () => {
+    const problems = problemsOf({ INFLUX_HOST: 'ftp://influx', INFLUX_TOKEN: 'hunter2-token', KANDLE_PORT: 'x' });
+    expect(problems.join('\n')).not.toContain('hunter2-token');
+  });
+});
