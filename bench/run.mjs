@@ -1,0 +1,106 @@
+// Bench entry point (`npm run bench`): runs every measurement on one cluster, prints the table and writes bench/results/*.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchAggregate } from './aggregate.mjs';
+import { benchConsumers } from './consumer.mjs';
+import { makeTickers } from './fixtures.mjs';
+import { benchEndToEnd } from './latency.mjs';
+import { benchProducers } from './producer.mjs';
+import { benchSerde } from './serde.mjs';
+import { settings } from './settings.mjs';
+import { openStack } from './stack.mjs';
+import { buildRows, formatMarkdown, formatTable } from './table.mjs';
+
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+const log = (message) => process.stderr.write(`[bench] ${message}\n`);
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAverage: os.loadavg(),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+async function main() {
+  const startedAt = new Date();
+  const machineAtStart = machine();
+  log(`settings ${JSON.stringify(settings)}`);
+  const records = makeTickers(settings.records, { symbols: settings.symbols });
+  const results = {};
+
+  const stack = await openStack({ partitions: settings.partitions, log });
+  const stopStack = () => {
+    log('interrupted: stopping the stack');
+    stack.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopStack);
+  process.once('SIGTERM', stopStack);
+  try {
+    log('aggregation alone (in memory)');
+    results.aggregate = benchAggregate({ records, ticks: settings.aggregateTicks, log });
+    log('Avro encode / decode per core');
+    results.serde = await benchSerde(stack, {
+      topic: await stack.topic('serde'),
+      records,
+      serdeMs: settings.serdeMs,
+      log,
+    });
+    log(`producers: ${settings.records} records × ${settings.rounds} rounds, acks=all`);
+    results.producer = await benchProducers(stack, {
+      records,
+      rounds: settings.rounds,
+      inFlight: settings.inFlight,
+      kafkajsBatch: settings.kafkajsBatch,
+      log,
+    });
+    log(`consumers: ${results.producer.kandleTopic.records} records × ${settings.rounds} rounds`);
+    results.consumer = await benchConsumers(stack, {
+      topic: results.producer.kandleTopic.topic,
+      total: results.producer.kandleTopic.records,
+      rounds: settings.rounds,
+      log,
+    });
+    log(`end to end at ${settings.e2eRate} rec/s for ${settings.e2eSeconds} s`);
+    results.endToEnd = await benchEndToEnd(stack, {
+      rate: settings.e2eRate,
+      seconds: settings.e2eSeconds,
+      symbols: settings.symbols,
+      log,
+    });
+  } finally {
+    process.removeListener('SIGINT', stopStack);
+    process.removeListener('SIGTERM', stopStack);
+    await stack.stop();
+  }
+
+  const rows = buildRows(results);
+  const report = {
+    date: startedAt.toISOString(),
+    durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    machine: { ...machineAtStart, loadAverageAtEnd: os.loadavg() },
+    stack: stack.owned ? 'own 3-broker cluster + registry started by the bench' : 'external (KAFKA_BROKERS)',
+    settings,
+    results,
+    rows,
+    markdown: formatMarkdown(rows),
+  };
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\n${formatTable(rows)}\n\nresults: ${file} (${report.durationSeconds} s)\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`[bench] failed: ${error?.stack ?? error}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,69 @@
+// Bench stack: the Kafka cluster and schema registry the bench runs on (its own, or the one named by the environment), and its topics.
+import { randomBytes } from 'node:crypto';
+import { createKafkaAdmin } from '@kandle/core';
+import { startKafkaCluster, startSchemaRegistry } from '@kandle/core/testing';
+
+/**
+ * Uses `KAFKA_BROKERS` + `SCHEMA_REGISTRY_URL` when both are set; otherwise starts a 3-broker cluster
+ * and a registry that `stop()` ends again. `stop()` also deletes the topics the bench created on a
+ * stack it does not own.
+ */
+export async function openStack({ partitions, log }) {
+  const external = process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL;
+  let cluster;
+  let registry;
+  let brokers = process.env.KAFKA_BROKERS;
+  let registryUrl = process.env.SCHEMA_REGISTRY_URL;
+  if (!external) {
+    log('starting a 3-broker Kafka cluster and a schema registry (about 30 s)…');
+    const started = Date.now();
+    const [c, r] = await Promise.allSettled([
+      startKafkaCluster({ brokers: 3, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 }),
+      startSchemaRegistry(),
+    ]);
+    cluster = c.status === 'fulfilled' ? c.value : undefined;
+    registry = r.status === 'fulfilled' ? r.value : undefined;
+    if (!cluster || !registry) {
+      await Promise.allSettled([cluster?.stop(), registry?.stop()]);
+      throw c.status === 'rejected' ? c.reason : r.reason;
+    }
+    brokers = cluster.bootstrapServers;
+    registryUrl = registry.url;
+    log(`cluster at ${brokers}, registry at ${registryUrl}, up in ${Date.now() - started} ms`);
+  } else {
+    log(`using KAFKA_BROKERS=${brokers} and SCHEMA_REGISTRY_URL=${registryUrl}`);
+  }
+
+  const runId = randomBytes(3).toString('hex');
+  const created = [];
+  let admin;
+  try {
+    admin = await createKafkaAdmin({ brokers });
+  } catch (e) {
+    await Promise.allSettled([cluster?.stop(), registry?.stop()]);
+    throw e;
+  }
+
+  return {
+    brokers,
+    registryUrl,
+    owned: !external,
+    runId,
+    /** Creates a fresh topic (RF 3, min ISR 2) named after `purpose` and this run. */
+    async topic(purpose) {
+      const name = `kandle-bench-${runId}-${purpose}`;
+      await admin.ensureTopic({ name, partitions, replicationFactor: 3, minInsyncReplicas: 2 });
+      created.push(name);
+      return name;
+    },
+    /** A consumer group name no other run uses. */
+    group: (purpose) => `kandle-bench-${runId}-${purpose}-${randomBytes(2).toString('hex')}`,
+    async stop() {
+      if (!cluster) {
+        for (const name of created) await admin.deleteTopic(name).catch(() => undefined);
+      }
+      await admin.close().catch(() => undefined);
+      await Promise.allSettled([cluster?.stop(), registry?.stop()]);
+    },
+  };
+}
