@@ -33,6 +33,8 @@ const volumeSeries = chart.addSeries(LightweightCharts.HistogramSeries, {
   lastValueVisible: false,
   priceLineVisible: false,
 });
+// Candles in the upper three quarters, volume bars in the bottom fifth.
+candleSeries.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
 volumeSeries.priceScale().applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
 
 /** kandle candles are in ms; the chart wants UTC seconds. */
@@ -118,7 +120,9 @@ async function load() {
   for (const candle of pending) applyCandle(candle);
   state.loaded = true;
   renderLegend();
-  chart.timeScale().scrollToRealTime();
+  // Fill the width with a long history; a short one stays at the default bar width instead of a few giant bars.
+  if (candleSeries.data().length >= 40) chart.timeScale().fitContent();
+  else chart.timeScale().scrollToRealTime();
 }
 
 // ---- Kafka view
@@ -131,6 +135,20 @@ function h(tag, attributes = {}, ...children) {
   return node;
 }
 
+/** Column names of a topic table, with the explanation shown on hover. */
+const PARTITION_COLUMNS = [
+  ['P', 'partition'],
+  ['leader', 'broker id of the leader replica'],
+  ['ISR', 'in-sync replicas (broker ids); red when fewer than the replicas'],
+  ['symbols', 'symbols whose key hashes to this partition: murmur2(key) % partitions, like the Java client'],
+  ['end', 'log end offset'],
+  ['committed', "the group's committed offset"],
+  [
+    'lag',
+    'end − committed. The consumers commit only up to the first record of the oldest open candle, so this grows while a candle is open and drops when it closes',
+  ],
+  ['member', 'group member reading this partition'],
+];
 const partitionLabel = (tp) => `${tp.topic}[${tp.partition}]`;
 const number = (n) => n.toLocaleString('en-US');
 
@@ -163,15 +181,7 @@ function renderKafka(view) {
           {},
           `${topic.name} · ${topic.partitions.length} partitions · RF ${topic.partitions[0]?.replicas.length ?? 0}`,
         ),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ...['P', 'leader', 'ISR', 'symbols', 'end', 'committed', 'lag', 'member'].map((t) => h('th', {}, t)),
-          ),
-        ),
+        h('thead', {}, h('tr', {}, ...PARTITION_COLUMNS.map(([name, title]) => h('th', { title }, name)))),
         h(
           'tbody',
           {},
