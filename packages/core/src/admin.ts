@@ -77,6 +77,8 @@ export interface KafkaAdmin {
     groupId: string,
     topic: string,
   ): Promise<Array<{ partition: number; offset: number; metadata: string | null }>>;
+  /** The topic's `min.insync.replicas` (the broker default when the topic does not override it). */
+  minInsyncReplicas(topic: string): Promise<number>;
   deleteTopic(topic: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -248,6 +250,14 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     },
     async deleteTopic(topic) {
       await admin.deleteTopics({ topics: [topic] });
+    },
+    async minInsyncReplicas(topic) {
+      const described = await (await configs()).describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 2, name: topic, configNames: ['min.insync.replicas'] }],
+      });
+      const value = described.resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas');
+      return Number(value?.configValue ?? 1);
     },
     async close() {
       await Promise.all([admin.disconnect(), configClient?.disconnect()]);

@@ -1,5 +1,5 @@
 // Consumer: Kafka records → decoded ticks/trades → candles, committing offsets only after the handler acknowledged them.
-import { CODES, KafkaConsumer, type Message, Producer as RdProducer } from '@confluentinc/kafka-javascript';
+import { CODES, KafkaConsumer, type Message, Producer as RdProducer } from './rdkafka';
 import { createKafkaAdmin } from './admin';
 import type { Assignor, TopicPartition } from './assignors/types';
 import { createCandleAggregator, type CandleAggregator } from './candles/aggregator';

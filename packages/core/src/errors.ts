@@ -78,11 +78,13 @@ export class TopicMismatchError extends KandleError {
 
 /** `acks=all` could not be honoured because fewer than `min.insync.replicas` are in sync. */
 export class NotEnoughReplicasError extends KandleError {
-  constructor(topic: string, cause?: unknown) {
+  constructor(topic: string, cause?: unknown, state?: { partition: number; isr: number[]; minInsyncReplicas: number }) {
     super(
       'NOT_ENOUGH_REPLICAS',
-      `not enough in-sync replicas for "${topic}": the write was refused rather than acknowledged unsafely`,
-      { cause, details: { topic } },
+      `not enough in-sync replicas for "${topic}"${
+        state ? `[${state.partition}] (ISR ${state.isr.length}, min.insync.replicas ${state.minInsyncReplicas})` : ''
+      }: the write was refused rather than acknowledged unsafely`,
+      { cause, details: { topic, ...state } },
     );
   }
 }

@@ -1,5 +1,5 @@
 // Producer: market events → Avro (Confluent framing) → Kafka with acks=all, idempotence and Java-compatible keys.
-import { CODES, Producer as RdProducer } from '@confluentinc/kafka-javascript';
+import { CODES, Producer as RdProducer } from './rdkafka';
 import { type KafkaConnection, type RegistryConnection, resolveKafkaConnection } from './config';
 import {
   BrokerUnreachableError,
@@ -9,6 +9,7 @@ import {
   NotEnoughReplicasError,
   UnknownTopicError,
 } from './errors';
+import { createKafkaAdmin, type KafkaAdmin, withTimeout } from './admin';
 import { LatencyWindow, parseRdkafkaStats, type ProducerMetrics } from './metrics';
 import {
   type AvroEncoder,
@@ -142,12 +143,36 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
     failed,
   });
 
+  // librdkafka retries NOT_ENOUGH_REPLICAS until the record times out and then reports only the timeout;
+  // asking the cluster why turns "timed out" into the error that says what is wrong.
+  let diagnosisAdmin: Promise<KafkaAdmin> | null = null;
+  const explainTimeout = async (timeout: KandleError, topic: string, partition: number): Promise<KandleError> => {
+    try {
+      diagnosisAdmin ??= createKafkaAdmin(options.connection);
+      const admin = await withTimeout(diagnosisAdmin, 10_000, () => timeout);
+      const [state, minIsr] = await withTimeout(
+        Promise.all([admin.describeTopic(topic), admin.minInsyncReplicas(topic)]),
+        10_000,
+        () => timeout,
+      );
+      const isr = state.find((p) => p.partition === partition)?.isr ?? [];
+      if (acks === 'all' && isr.length < minIsr)
+        return new NotEnoughReplicasError(topic, timeout, { partition, isr, minInsyncReplicas: minIsr });
+    } catch {
+      // The diagnosis is best effort: the timeout itself is still a true and typed answer.
+    }
+    return timeout;
+  };
+
   producer.on('delivery-report', (err, report) => {
     const pending = report.opaque as Pending | undefined;
     if (!pending) return;
     if (err) {
       failed++;
-      pending.reject(deliveryError(err, pending.topic, report.partition));
+      const error = deliveryError(err, pending.topic, report.partition);
+      if ((err as { code?: number }).code === CODES.ERRORS.ERR__MSG_TIMED_OUT)
+        void explainTimeout(error, pending.topic, report.partition).then(pending.reject);
+      else pending.reject(error);
       return;
     }
     delivered++;
@@ -231,6 +256,7 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       closed = true;
       await new Promise<void>((resolve) => producer.flush(30_000, () => resolve()));
       await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+      if (diagnosisAdmin) await (await diagnosisAdmin.catch(() => null))?.close();
     },
   };
 }

@@ -1,0 +1,26 @@
+// Test support: one candle-consumer group member in its own process, so a test can SIGKILL it mid-stream.
+import { createCandleConsumer } from '../../src/index';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+};
+
+let records = 0;
+const consumer = await createCandleConsumer({
+  connection: { brokers: env('MEMBER_BROKERS') },
+  registry: { url: env('MEMBER_REGISTRY') },
+  groupId: env('MEMBER_GROUP'),
+  clientId: process.env.MEMBER_CLIENT_ID ?? 'member-child',
+  topics: JSON.parse(env('MEMBER_TOPICS')),
+  intervals: ['1m', '5m'],
+  sessionTimeoutMs: 6000,
+  commitIntervalMs: 200,
+  // One JSON line per acknowledged batch: the parent sees exactly what this member emitted before it died.
+  onCandles: (updates, batch) => {
+    records += batch.records;
+    process.stdout.write(`${JSON.stringify({ records, updates })}\n`);
+  },
+});
+process.on('SIGTERM', () => void consumer.close().then(() => process.exit(0)));
