@@ -31,6 +31,18 @@ const COMPLETE_MARKER = '.complete';
 
 /** Options of {@link startSchemaRegistry}; every field has a default. */
 export interface SchemaRegistryOptions {
+  /**
+   * Global compatibility level set right after start. Default `'BACKWARD'`, Confluent Schema Registry's own
+   * default (Apicurio starts with no rule, which would accept any change).
+   */
+  compatibility?:
+    | 'BACKWARD'
+    | 'BACKWARD_TRANSITIVE'
+    | 'FORWARD'
+    | 'FORWARD_TRANSITIVE'
+    | 'FULL'
+    | 'FULL_TRANSITIVE'
+    | 'NONE';
   /** HTTP port on 127.0.0.1. Default 0: a free port chosen by the OS. */
   port?: number;
   /** JVM heap in MiB. Default 256 (idle RSS is then about 250 MiB). */
@@ -192,6 +204,12 @@ export async function startSchemaRegistry(options: SchemaRegistryOptions = {}): 
 
   try {
     await waitUntilHealthy(url, pid, startTimeoutMs);
+    const response = await fetch(`${url}/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: options.compatibility ?? 'BACKWARD' }),
+    });
+    if (!response.ok) throw new Error(`setting global compatibility failed: HTTP ${response.status}`);
   } catch (e) {
     await stop();
     const tail = tailOf(logFile, 20);
