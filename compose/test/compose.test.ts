@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CONFIG_DEFAULTS } from '../../examples/pipeline/src/config';
 import {
   COMPOSE_DIR,
   type ComposeFile,
@@ -327,6 +328,18 @@ describe('compose/docker-compose.yml', () => {
     expect(Object.keys(documented).filter((name) => !used.has(name))).toEqual([]);
     // The defaults in the compose file are what .env.example shows, so copying it changes nothing by surprise.
     for (const use of variableUses) expect(`${use.name}=${use.fallback}`).toBe(`${use.name}=${documented[use.name]}`);
+  });
+});
+
+describe('compose and the pipeline example on one host', () => {
+  it('share the default database', () => {
+    const fallbacks = variableUses.filter((use) => use.name === 'INFLUX_DATABASE').map((use) => use.fallback);
+    expect(new Set(fallbacks)).toEqual(new Set([CONFIG_DEFAULTS.INFLUX_DATABASE]));
+  });
+
+  it("leave the live page's default port free", () => {
+    const hostPorts = Object.values(compose.services).flatMap((svc) => publishedPorts(svc).map((p) => p.hostPort));
+    expect(hostPorts).not.toContain(Number(CONFIG_DEFAULTS.KANDLE_PORT));
   });
 });
 

@@ -19,6 +19,7 @@ import { type CandleInterval, parseInterval } from '@kandle/core';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CONFIG_DEFAULTS } from '../../examples/pipeline/src/config';
 import { COMPOSE_DIR } from './compose-file';
 import { dashboard } from './dashboard.typecheck';
 import { sinkColumns } from './sink-columns';
@@ -239,6 +240,11 @@ describe('compose/grafana/dashboards/candles.json', () => {
     expect(SCHEMA.trades?.tags).toContain('symbol');
   });
 
+  it('offers every candle interval the pipeline example computes by default', () => {
+    const offered = (variable(dashboard, 'interval')?.options ?? []).map((option) => option.text);
+    expect(offered).toEqual(expect.arrayContaining(CONFIG_DEFAULTS.KANDLE_INTERVALS.split(',')));
+  });
+
   it('has a panel over each measurement the sink writes', () => {
     const measurements = dashboard.panels.flatMap((panel) => sqlNames(panelSql(panel)).measurements);
     expect(measurements.sort()).toEqual(Object.keys(SCHEMA).sort());
@@ -295,7 +301,7 @@ describe('the checks catch a broken dashboard', () => {
       '"value": "6 minutes"',
       'differ from its query',
     ],
-    ['a width the aggregator does not know', 'checkIntervals', '"text": "1d"', '"text": "1w"', 'not a candle interval'],
+    ['a width the aggregator does not know', 'checkIntervals', '"text": "1h"', '"text": "1w"', 'not a candle interval'],
     [
       'a field map to a column the query lacks',
       'checkCandlesticks',
