@@ -1,5 +1,8 @@
 // Tests of the whole main job through a headless browser: real brokers, registry, two group members, the live page.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   bucketStart,
@@ -13,11 +16,13 @@ import {
   parseInterval,
   partitionForKey,
 } from '@kandle/core';
+import { startFakeBitfinex } from '@kandle/core/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { uniqueName, waitFor } from '../../../test/support/cluster';
+import { testCluster, uniqueName, waitFor } from '../../../test/support/cluster';
 import { loadConfig } from '../src/config';
 import { type RunningPipeline, startPipeline } from '../src/pipeline';
+import { resolveStack } from '../src/stack';
 
 const SYMBOLS = ['tBTCUSD', 'tETHUSD', 'tSOLUSD', 'tXRPUSD'];
 const INTERVALS: CandleInterval[] = ['5s', '1m'];
@@ -277,5 +282,67 @@ describe('the live page of examples/pipeline', () => {
     expect((await rawGet(pipeline.url, '/%2e%2e/src/config.ts')).status).toBe(404);
     expect((await fetch(new URL('/vendor/lightweight-charts.js', pipeline.url))).status).toBe(200);
     expect((await fetch(pipeline.url, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('resolveStack without KAFKA_BROKERS', () => {
+  it('reuses a healthy stack recorded by npm run stack:up instead of starting one', async () => {
+    const stackFile = join(mkdtempSync(join(tmpdir(), 'kandle-stack-')), 'stack.json');
+    // The test cluster stands in for the stack; this process's pid stands in for the registry JVM (it is alive).
+    const record = {
+      kafka: { dir: inject('kafkaClusterDir'), bootstrapServers: inject('kafkaBrokers') },
+      registry: { url: inject('schemaRegistryUrl'), pid: process.pid },
+    };
+    writeFileSync(stackFile, JSON.stringify(record));
+    const stack = await resolveStack(loadConfig({}), { stackFile, log: () => {} });
+    expect(stack).toMatchObject({
+      origin: 'stack',
+      brokers: inject('kafkaBrokers'),
+      registryUrl: inject('schemaRegistryUrl'),
+    });
+    await stack.stop(); // must not stop the shared cluster: the next test would fail if it did
+    expect(testCluster().brokers.every((b) => testCluster().isRunning(b.id))).toBe(true);
+  });
+});
+
+describe('KANDLE_SOURCE=bitfinex', () => {
+  it('turns the Bitfinex WebSocket feed into candles (against the loopback fake server)', async () => {
+    const fake = await startFakeBitfinex({ symbols: ['tBTCUSD', 'tETHUSD'], autoFeed: { ratePerSecond: 40 } });
+    const group = uniqueName('bfx');
+    const config = loadConfig({
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
+      KANDLE_SOURCE: 'bitfinex',
+      KANDLE_BITFINEX_URL: fake.url,
+      KANDLE_SYMBOLS: 'tBTCUSD,tETHUSD',
+      KANDLE_INTERVALS: '5s',
+      KANDLE_TICKERS_TOPIC: `${group}-tickers`,
+      KANDLE_TRADES_TOPIC: `${group}-trades`,
+      KANDLE_GROUP: group,
+      KANDLE_PORT: '0',
+    });
+    const bitfinex = await startPipeline({
+      ...config,
+      kafkaBrokers: inject('kafkaBrokers'),
+      schemaRegistryUrl: inject('schemaRegistryUrl'),
+      log: () => {},
+    });
+    try {
+      // start() resolves once connected; the subscriptions follow the server's greeting.
+      await fake.waitFor(() => fake.subscriptions.length === 4, 10_000);
+      expect(fake.subscriptions.map((s) => `${s.channel}:${s.symbol}`).sort()).toEqual([
+        'ticker:tBTCUSD',
+        'ticker:tETHUSD',
+        'trades:tBTCUSD',
+        'trades:tETHUSD',
+      ]);
+      for (const source of ['trade', 'ticker'] as const)
+        await waitFor(`a tETHUSD ${source} candle`, () => bitfinex.store.last('tETHUSD', '5s', source));
+      const served = await (await fetch(new URL('/api/candles?symbol=tETHUSD&interval=5s', bitfinex.url))).json();
+      expect(served.length).toBeGreaterThan(0);
+    } finally {
+      await bitfinex.stop();
+      await fake.close();
+    }
   });
 });
