@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import {
   type Candle,
   type CandleUpdate,
+  type ConsumerMetrics,
   connectSchemaRegistry,
   createCandleAggregator,
   createCandleConsumer,
@@ -13,6 +14,7 @@ import {
   generateSyntheticEvents,
   type KafkaAdmin,
   type MarketEvent,
+  type ProducerMetrics,
   UnknownTopicError,
 } from '../src/index';
 import { uniqueName, waitFor } from '../../../test/support/cluster';
@@ -173,6 +175,54 @@ describe('createCandleConsumer', () => {
       async () => (await admin.groupLag(groupId, topics.trades)).some((p) => p.committed !== null),
       60_000,
     );
+    await consumer.close();
+  });
+
+  it('surfaces librdkafka statistics as typed producer and consumer metrics', async () => {
+    const topics = await freshTopics();
+    const producerMetrics: ProducerMetrics[] = [];
+    const producer = await createCryptoProducer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      topics,
+      statisticsIntervalMs: 300,
+      onMetrics: (m) => producerMetrics.push(m),
+    });
+    // One record a second of event time: most 1m candles close, so the committed offsets move.
+    const events = generateSyntheticEvents({ count: 300, startTime: Date.UTC(2026, 0, 1), seed: 5, ratePerSecond: 1 });
+    for (const e of events) void producer.send(e);
+    await producer.flush();
+    await waitFor('producer statistics', () => producerMetrics.some((m) => m.delivered === events.length), 30_000);
+    const last = producerMetrics.at(-1) as ProducerMetrics;
+    expect(last.brokers.length).toBe(3);
+    expect(last.brokers.every((b) => b.avgMs >= 0 && Number.isFinite(b.p99Ms))).toBe(true);
+    expect(last.deliveryLatencyMs.count).toBeGreaterThan(0);
+    expect(last.deliveryLatencyMs.p99).toBeGreaterThanOrEqual(last.deliveryLatencyMs.p50);
+    expect(last.queueDepth).toBe(0);
+    await producer.close();
+
+    const consumerMetrics: ConsumerMetrics[] = [];
+    const consumer = await createCandleConsumer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      groupId: uniqueName('metrics'),
+      topics,
+      intervals: ['1m'],
+      commitIntervalMs: 100,
+      statisticsIntervalMs: 300,
+      onMetrics: (m) => consumerMetrics.push(m),
+    });
+    await waitFor('consumer lag statistics', () => consumerMetrics.some((m) => m.lag.length === 4), 60_000);
+    // Lag counts from the committed offset, which trails the log end by the records of still-open candles.
+    await waitFor(
+      'lag known on every partition and below the backlog',
+      () => {
+        const lag = consumerMetrics.at(-1)?.lag ?? [];
+        return lag.length === 4 && lag.every((p) => p.lag >= 0) && lag.reduce((n, p) => n + p.lag, 0) < events.length;
+      },
+      60_000,
+    );
+    expect(new Set(consumerMetrics.at(-1)?.lag.map((p) => p.topic))).toEqual(new Set([topics.tickers, topics.trades]));
     await consumer.close();
   });
 
