@@ -16,6 +16,7 @@ import {
   loadRecording,
   type MarketSource,
   SinkWriteError,
+  UnknownTopicError,
 } from '@kandle/core';
 import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
 import { type CandleStore, createCandleStore } from './candle-store';
@@ -166,14 +167,16 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       started.consumers.push(consumer);
     }
 
-    const producer = await createCryptoProducer({
-      connection,
-      registry,
-      topics: options.topics,
-      acks: 'all',
-      partitioning: 'key-hash',
-      statisticsIntervalMs: 1000,
-    });
+    const producer = await whenTopicsVisible(() =>
+      createCryptoProducer({
+        connection,
+        registry,
+        topics: options.topics,
+        acks: 'all',
+        partitioning: 'key-hash',
+        statisticsIntervalMs: 1000,
+      }),
+    );
     started.producer = producer;
 
     const viewer = createKafkaViewer({
@@ -231,6 +234,30 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
   } catch (e) {
     await stopOnce().catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * Retries `create` while it fails with `UnknownTopicError`, for up to `timeoutMs` (default 30 s).
+ *
+ * A topic that `ensureTopic` has just created is not yet in every broker's metadata, and `createCryptoProducer`
+ * asks a random broker for the partition count: on a fresh cluster it can fail for a second or two.
+ *
+ * @example
+ * ```ts
+ * await admin.ensureTopic({ name: 'trades' });
+ * const producer = await whenTopicsVisible(() => createCryptoProducer({ topics: { trades: 'trades' } }));
+ * ```
+ */
+export async function whenTopicsVisible<T>(create: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delayMs = 100; ; delayMs = Math.min(2000, delayMs * 2)) {
+    try {
+      return await create();
+    } catch (e) {
+      if (!(e instanceof UnknownTopicError) || Date.now() + delayMs > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
 }
 

@@ -21,7 +21,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testCluster, uniqueName, waitFor } from '../../../test/support/cluster';
 import { loadConfig } from '../src/config';
-import { type RunningPipeline, startPipeline } from '../src/pipeline';
+import { type RunningPipeline, startPipeline, whenTopicsVisible } from '../src/pipeline';
 import { resolveStack } from '../src/stack';
 
 const SYMBOLS = ['tBTCUSD', 'tETHUSD', 'tSOLUSD', 'tXRPUSD'];
@@ -122,7 +122,9 @@ beforeAll(async () => {
     seed: 7,
     startTime: Date.now() - (HISTORY_EVENTS / 20) * 1000,
   });
-  const producer = await createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics });
+  const producer = await whenTopicsVisible(() =>
+    createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics }),
+  );
   await Promise.all(history.map((event) => producer.send(event)));
   await producer.close();
 
