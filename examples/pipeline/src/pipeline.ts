@@ -148,22 +148,24 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     };
 
     for (let member = 1; member <= GROUP_MEMBERS; member++) {
-      const consumer = await createCandleConsumer({
-        connection,
-        registry,
-        groupId: options.groupId,
-        clientId: `${options.groupId}-${member}`,
-        topics: options.topics,
-        assignment: options.assignment,
-        from: 'earliest',
-        intervals: options.intervals,
-        onCandles,
-        onRebalance: (event) =>
-          log(
-            `${options.groupId}-${member} ${event.type} ${formatPartitions(event.partitions)}; owns ${formatPartitions(event.owned)}`,
-          ),
-        onWarning: (e: KandleError) => warn(`${options.groupId}-${member}: ${e.message}`),
-      });
+      const consumer = await whenTopicsVisible(() =>
+        createCandleConsumer({
+          connection,
+          registry,
+          groupId: options.groupId,
+          clientId: `${options.groupId}-${member}`,
+          topics: options.topics,
+          assignment: options.assignment,
+          from: 'earliest',
+          intervals: options.intervals,
+          onCandles,
+          onRebalance: (event) =>
+            log(
+              `${options.groupId}-${member} ${event.type} ${formatPartitions(event.partitions)}; owns ${formatPartitions(event.owned)}`,
+            ),
+          onWarning: (e: KandleError) => warn(`${options.groupId}-${member}: ${e.message}`),
+        }),
+      );
       started.consumers.push(consumer);
     }
 
@@ -240,8 +242,8 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
 /**
  * Retries `create` while it fails with `UnknownTopicError`, for up to `timeoutMs` (default 30 s).
  *
- * A topic that `ensureTopic` has just created is not yet in every broker's metadata, and `createCryptoProducer`
- * asks a random broker for the partition count: on a fresh cluster it can fail for a second or two.
+ * A topic that `ensureTopic` has just created is not yet in every broker's metadata, and `createCryptoProducer` and
+ * `createCandleConsumer` ask whichever broker they reach: on a fresh cluster they can fail for a second or two.
  *
  * @example
  * ```ts
