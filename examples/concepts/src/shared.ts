@@ -4,6 +4,7 @@ import {
   createKafkaAdmin,
   DEFAULT_START_PRICES,
   type KafkaAdmin,
+  type PartitionState,
   type Ticker,
   type TopicPartition,
 } from '@kandle/core';
@@ -52,10 +53,26 @@ export async function withExampleTopics<T>(
         minInsyncReplicas: spec.minInsyncReplicas ?? 2,
       });
     }
+    for (const name of [topics.tickers, topics.trades]) await waitUntilTopicIsReady(admin, name, spec.partitions);
     return await body({ admin, topics });
   } finally {
     for (const name of [topics.tickers, topics.trades]) await admin.deleteTopic(name).catch(() => undefined);
     await admin.close();
+  }
+}
+
+/**
+ * Waits until every broker the admin asks knows the topic and each partition has a leader: right after creation,
+ * a fresh cluster may still answer "unknown topic" for a moment, which producers and consumers would report.
+ */
+async function waitUntilTopicIsReady(admin: KafkaAdmin, topic: string, partitions: number, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listed = await admin.listTopics().catch((): string[] => []);
+    const described = listed.includes(topic) ? await admin.describeTopic(topic).catch((): PartitionState[] => []) : [];
+    if (described.length === partitions && described.every((p) => p.leader >= 0)) return;
+    if (Date.now() > deadline) throw new Error(`topic ${topic} was created but not ready within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
