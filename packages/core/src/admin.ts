@@ -83,6 +83,9 @@ export interface KafkaAdmin {
   close(): Promise<void>;
 }
 
+// librdkafka's ConsumerGroupStates enum, named as Kafka's tools print them.
+const GROUP_STATE_NAMES = ['Unknown', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead', 'Empty'];
+
 /** Connects an admin client; throws `BrokerUnreachableError` when no broker answers within `connectTimeoutMs`. */
 export async function createKafkaAdmin(connection: KafkaConnection = {}): Promise<KafkaAdmin> {
   const resolved = resolveKafkaConnection(connection);
@@ -111,6 +114,18 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       await configClient.connect();
     }
     return configClient;
+  };
+
+  // A created topic reaches every broker's metadata a moment later; clients started before that see "unknown topic".
+  const untilVisible = async (topic: string, partitions: number): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    let seen = 0;
+    while (seen < 3) {
+      const state = await describeTopic(topic).catch(() => []);
+      seen = state.length === partitions && state.every((p) => p.leader >= 0) ? seen + 1 : 0;
+      if (Date.now() > deadline) throw new UnknownTopicError(topic);
+      if (seen < 3) await new Promise((r) => setTimeout(r, 100));
+    }
   };
 
   const describeTopic = async (topic: string): Promise<PartitionState[]> => {
@@ -157,7 +172,10 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
               },
             ],
           });
-          if (created) return 'created';
+          if (created) {
+            await untilVisible(spec.name, partitions);
+            return 'created';
+          }
         } catch (e) {
           if (!/already exists/i.test(String((e as Error).message))) {
             throw new KandleError('CONFIG_INVALID', `could not create topic "${spec.name}": ${(e as Error).message}`, {
@@ -194,7 +212,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       if (!group) throw new KandleError('CONFIG_INVALID', `group "${groupId}" not found`);
       return {
         groupId,
-        state: String(group.state),
+        state: GROUP_STATE_NAMES[Number(group.state)] ?? String(group.state),
         protocol: group.protocol,
         members: group.members
           .map((m) => ({

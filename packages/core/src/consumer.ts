@@ -74,6 +74,8 @@ export interface CandleConsumerOptions {
    * The acknowledgement: called with each batch of candle updates (coalesced: the latest per candle).
    * Offsets covering the batch are committed only after the returned promise resolves; while it is
    * pending no new records are read, so a slow sink pauses consumption instead of buffering.
+   * If it throws, the same updates are offered again (backoff 200 ms doubling to 5 s, reported through
+   * `onWarning`) and offsets stay put, so nothing is skipped: make the handler idempotent.
    */
   onCandles?: (updates: CandleUpdate[], context: BatchContext) => Promise<void> | void;
   onRebalance?: (event: RebalanceEvent) => void;
@@ -491,7 +493,8 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
 
   async function processBatch(messages: Message[]): Promise<void> {
     const latest = new Map<string, CandleUpdate>();
-    const touched = new Set<PartitionState>();
+    // Offsets advance only once the handler accepted the batch: a failing handler never lets a commit skip records.
+    const advanced = new Map<PartitionState, number>();
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Message;
       const state = partitions.get(keyOf(message.topic, message.partition));
@@ -517,8 +520,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
           continue;
         }
         await sendToDeadLetter(message, e as Error);
-        state.nextOffset = message.offset + 1;
-        touched.add(state);
+        advanced.set(state, message.offset + 1);
         continue;
       }
       const updates =
@@ -543,17 +545,35 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
         const previous = latest.get(bucket);
         if (previous?.kind !== 'closed' || update.kind === 'correction') latest.set(bucket, update);
       }
-      state.nextOffset = message.offset + 1;
-      touched.add(state);
+      advanced.set(state, message.offset + 1);
     }
     const updates = [...latest.values()];
     if (updates.length > 0) {
-      stats.updates += updates.length;
-      await deliver(updates, {
+      const context = {
         records: messages.length,
-        partitions: [...touched].map((s) => ({ topic: s.topic, partition: s.partition })),
-      });
+        partitions: [...advanced.keys()].map((s) => ({ topic: s.topic, partition: s.partition })),
+      };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await deliver(updates, context);
+          break;
+        } catch (e) {
+          // Closing mid-retry: leave the offsets where they are, so the next owner re-reads these records.
+          if (closing) return;
+          warn(
+            new KandleError(
+              'DELIVERY_FAILED',
+              `onCandles failed (attempt ${attempt + 1}); offering the same ${updates.length} updates again: ${(e as Error).message}`,
+              { cause: e },
+            ),
+          );
+          await sleep(Math.min(5000, 200 * 2 ** attempt));
+        }
+      }
+      stats.updates += updates.length;
     }
+    for (const [state, next] of advanced)
+      if (partitions.get(keyOf(state.topic, state.partition)) === state) state.nextOffset = next;
   }
 
   function seek(topic: string, partition: number, offset: number): Promise<void> {

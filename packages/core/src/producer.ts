@@ -192,7 +192,8 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(),
     );
   });
-  producer.setPollInterval(20);
+  // Delivery reports are served by this poll: its period is the floor of the measured send latency.
+  producer.setPollInterval(5);
 
   const partitionCounts = new Map<string, number>();
   const partitionsOf = async (topic: string): Promise<number> => {

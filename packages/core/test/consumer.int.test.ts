@@ -44,6 +44,8 @@ function expectedCandles(events: MarketEvent[], intervals: ['1m', '5m']): Candle
   return agg.snapshot();
 }
 
+const eventTime = (e: MarketEvent) => (e.kind === 'ticker' ? e.ticker.eventTime : e.trade.time);
+
 const sortCandles = (c: Candle[]) =>
   [...c].sort(
     (a, b) =>
@@ -176,6 +178,55 @@ describe('createCandleConsumer', () => {
       60_000,
     );
     await consumer.close();
+  });
+
+  it('offers the same updates again when the handler fails, and skips nothing', async () => {
+    const topics = await freshTopics();
+    const events = generateSyntheticEvents({
+      count: 600,
+      startTime: Date.UTC(2026, 0, 1),
+      seed: 9,
+      ratePerSecond: 1,
+      symbols: ['tBTCUSD', 'tETHUSD'],
+    });
+    const producer = await createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics });
+    for (const e of events) void producer.send(e);
+    await producer.flush();
+    await producer.close();
+    const closed = new Map<string, Candle>();
+    let failures = 0;
+    let warnings = 0;
+    const consumer = await createCandleConsumer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      groupId: uniqueName('retry'),
+      topics,
+      intervals: ['1m'],
+      onWarning: () => void warnings++,
+      onCandles: (updates) => {
+        // The sink is down for the first three deliveries.
+        if (failures < 3) {
+          failures++;
+          throw new Error('sink unavailable');
+        }
+        for (const u of updates)
+          if (u.kind !== 'progress')
+            closed.set(`${u.candle.symbol}|${u.candle.source}|${u.candle.interval}|${u.candle.start}`, u.candle);
+      },
+    });
+    const reference = createCandleAggregator({ intervals: ['1m'], gracePeriodMs: 5000, retainClosedBuckets: 10_000 });
+    for (const e of events) e.kind === 'ticker' ? reference.addTicker(e.ticker) : reference.addTrade(e.trade);
+    const expectedClosed = reference.snapshot().filter((c) => c.end + 5000 <= Math.max(...events.map(eventTime)));
+    await waitFor(
+      'every closed candle delivered',
+      () => expectedClosed.every((c) => closed.has(`${c.symbol}|${c.source}|${c.interval}|${c.start}`)),
+      60_000,
+    ).catch(() => undefined);
+    await consumer.close();
+    expect(failures).toBe(3);
+    expect(warnings).toBeGreaterThanOrEqual(3);
+    expect(expectedClosed.length).toBeGreaterThan(10);
+    for (const c of expectedClosed) expect(closed.get(`${c.symbol}|${c.source}|${c.interval}|${c.start}`)).toEqual(c);
   });
 
   it('surfaces librdkafka statistics as typed producer and consumer metrics', async () => {
