@@ -1,37 +1,53 @@
 // Bench candles step: ticks folded per second by createCandleAggregator in memory, no Kafka, no decoding.
 import { createCandleAggregator } from '@kandle/core';
-import { now } from './measure.mjs';
+import { now, percentile } from './measure.mjs';
+
+const SLICES = 8;
+
+/** Folds all `records` (event time ascending) into a fresh aggregator, so time never runs backwards; returns the updates. */
+function pass(records, options) {
+  const aggregator = createCandleAggregator(options);
+  let updates = 0;
+  for (let i = 0; i < records.length; i++) updates += aggregator.addTicker(records[i]).length;
+  const stats = aggregator.stats();
+  // Every tick must have been folded, or the rate would count skipped work.
+  if (stats.records - stats.invalid !== records.length) throw new Error('bench: the aggregator skipped ticks');
+  return updates;
+}
 
 /**
- * Folds `ticks` tickers: passes over the pre-built `records` (event time ascending), each pass into a
- * fresh aggregator so time never runs backwards. Measured twice: with the consumer's settings
- * (`'progress'` update per tick) and with `emitProgress: false` (closed candles only).
+ * Folds `ticks` tickers per configuration: the consumer's settings (a `'progress'` update per tick) and
+ * `emitProgress: false` (closed candles only). The two take turns in 8 slices of `ticks / 8`, after a
+ * warm-up slice each; the best slice is the rate (least interference from other processes), the median is kept.
  */
 export function benchAggregate({ records, ticks, log }) {
-  const run = (options) => {
-    const passes = Math.max(1, Math.ceil(ticks / records.length));
-    let updates = 0;
-    // Warm-up pass, so V8 has optimized the hot path before the clock starts.
-    const warm = createCandleAggregator(options);
-    for (const r of records) updates += warm.addTicker(r).length;
-    const started = now();
-    let folded = 0;
-    for (let p = 0; p < passes; p++) {
-      const aggregator = createCandleAggregator(options);
-      for (let i = 0; i < records.length; i++) updates += aggregator.addTicker(records[i]).length;
-      const stats = aggregator.stats();
-      // Every tick must have been folded, or the rate would count skipped work.
-      if (stats.records - stats.invalid !== records.length) throw new Error('bench: the aggregator skipped ticks');
-      folded += records.length;
-    }
-    const elapsedMs = now() - started;
-    return { ticksPerSecond: (folded / elapsedMs) * 1000, ticks: folded, elapsedMs, updates };
+  const configs = {
+    withProgress: { intervals: ['1m'] },
+    closedOnly: { intervals: ['1m'], emitProgress: false },
   };
-  const withProgress = run({ intervals: ['1m'] });
-  log(
-    `  aggregator, 1m, progress updates on: ${Math.round(withProgress.ticksPerSecond).toLocaleString('en-US')} ticks/s`,
-  );
-  const closedOnly = run({ intervals: ['1m'], emitProgress: false });
-  log(`  aggregator, 1m, emitProgress false: ${Math.round(closedOnly.ticksPerSecond).toLocaleString('en-US')} ticks/s`);
-  return { withProgress, closedOnly, intervals: ['1m'], symbols: new Set(records.map((r) => r.symbol)).size };
+  const passesPerSlice = Math.max(1, Math.round(ticks / SLICES / records.length));
+  const rates = { withProgress: [], closedOnly: [] };
+  const updates = { withProgress: 0, closedOnly: 0 };
+  for (let slice = -1; slice < SLICES; slice++) {
+    for (const [name, options] of Object.entries(configs)) {
+      const started = now();
+      for (let p = 0; p < passesPerSlice; p++) updates[name] += pass(records, options);
+      const rate = ((passesPerSlice * records.length) / (now() - started)) * 1000;
+      if (slice >= 0) rates[name].push(rate);
+    }
+  }
+  const summary = (name) => ({
+    ticksPerSecond: Math.max(...rates[name]),
+    medianTicksPerSecond: percentile(rates[name], 50),
+    slices: rates[name],
+    ticks: passesPerSlice * records.length * SLICES,
+    updates: updates[name],
+  });
+  const result = { withProgress: summary('withProgress'), closedOnly: summary('closedOnly'), intervals: ['1m'] };
+  for (const name of Object.keys(configs))
+    log(
+      `  aggregator ${name}: best ${Math.round(result[name].ticksPerSecond).toLocaleString('en-US')} ticks/s, ` +
+        `median ${Math.round(result[name].medianTicksPerSecond).toLocaleString('en-US')}`,
+    );
+  return { ...result, symbols: new Set(records.map((r) => r.symbol)).size };
 }

@@ -4,6 +4,7 @@ import { connectSchemaRegistry, createCandleConsumer, createCryptoProducer } fro
 import { symbolOf } from './fixtures.mjs';
 import { latencySummary, now, percentile, sleep, waitUntil } from './measure.mjs';
 import { KANDLE_PRODUCER_SETTINGS } from './producer.mjs';
+import { retryWhileTopicUnknown } from './stack.mjs';
 
 const { KafkaConsumer, Producer: RdProducer } = KafkaJavascript;
 const WARMUP_SECONDS = 2;
@@ -39,27 +40,27 @@ async function kandleEndToEnd(stack, { rate, total, symbols }) {
   const sentAt = new Float64Array(total);
   const reachedAt = new Float64Array(total);
   const lastReached = new Array(symbols).fill(-1);
-  const consumer = await createCandleConsumer({
-    connection: { brokers: stack.brokers },
-    registry,
-    groupId: stack.group('e2e'),
-    topics: { tickers, trades: null },
-    from: 'latest',
-    intervals: ['1m'],
-    onCandles: (updates) => {
-      const t = now();
-      for (const { candle } of updates) {
-        const coin = candle.close % symbols;
-        for (let i = lastReached[coin] + symbols; i <= candle.close; i += symbols) reachedAt[i] = t;
-        if (candle.close > lastReached[coin]) lastReached[coin] = candle.close;
-      }
-    },
-  });
-  const producer = await createCryptoProducer({
-    connection: { brokers: stack.brokers },
-    registry,
-    topics: { tickers, trades },
-  });
+  const consumer = await retryWhileTopicUnknown(() =>
+    createCandleConsumer({
+      connection: { brokers: stack.brokers },
+      registry,
+      groupId: stack.group('e2e'),
+      topics: { tickers, trades: null },
+      from: 'latest',
+      intervals: ['1m'],
+      onCandles: (updates) => {
+        const t = now();
+        for (const { candle } of updates) {
+          const coin = candle.close % symbols;
+          for (let i = lastReached[coin] + symbols; i <= candle.close; i += symbols) reachedAt[i] = t;
+          if (candle.close > lastReached[coin]) lastReached[coin] = candle.close;
+        }
+      },
+    }),
+  );
+  const producer = await retryWhileTopicUnknown(() =>
+    createCryptoProducer({ connection: { brokers: stack.brokers }, registry, topics: { tickers, trades } }),
+  );
   try {
     await consumer.waitForAssignment(60_000);
     // Let the fetcher reach steady state on the (empty) partitions before the first send.

@@ -1,4 +1,4 @@
-// Bench measuring tools: clocks, percentiles, medians, a bounded in-flight runner and a time-boxed op counter.
+// Bench measuring tools: clocks, percentiles, medians, a bounded in-flight runner and interleaved time-sliced op counters.
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds since the process started, sub-millisecond resolution. */
@@ -38,27 +38,42 @@ export async function runWindowed(count, window, start) {
   await Promise.all(Array.from({ length: Math.min(window, count) }, worker));
 }
 
+/** Runs `op(i)` (sync, or async awaited one at a time) for `budget` ms on this thread; returns operations per second. */
+async function timeSlice(op, budget, async) {
+  let ops = 0;
+  const started = now();
+  const end = started + budget;
+  let t = started;
+  while (t < end) {
+    // Check the clock every 256 ops: performance.now() costs as much as a small encode.
+    if (async) for (let k = 0; k < 256; k++) await op(ops + k);
+    else for (let k = 0; k < 256; k++) op(ops + k);
+    ops += 256;
+    t = now();
+  }
+  return (ops / (t - started)) * 1000;
+}
+
 /**
- * Counts how many times `op(i)` runs within `ms` on this thread, after a warm-up of `ms / 4`.
- * `op` may be sync or async (awaited one at a time: one core, no overlap). Returns operations per second.
+ * Operations per second of each variant, on one thread. The variants take turns in `slices` short slices
+ * of `ms / slices` (after one warm-up slice each), so a burst of load from other processes hits all of
+ * them alike; each variant's best slice is its rate (its cost with the least interference), and the
+ * median slice is kept too.
+ * `variants`: `{ name: { op(i), async } }`. Returns `{ name: { best, median, slices } }`.
  */
-export async function opsPerSecond(op, ms, { async = false } = {}) {
-  const run = async (budget) => {
-    let ops = 0;
-    const end = now() + budget;
-    let t = now();
-    while (t < end) {
-      // Check the clock every 256 ops: performance.now() costs as much as a small encode.
-      if (async) for (let k = 0; k < 256; k++) await op(ops + k);
-      else for (let k = 0; k < 256; k++) op(ops + k);
-      ops += 256;
-      t = now();
+export async function opsPerSecondInterleaved(variants, ms, slices = 8) {
+  const names = Object.keys(variants);
+  const rates = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = -1; round < slices; round++) {
+    for (const name of names) {
+      const { op, async = false } = variants[name];
+      const rate = await timeSlice(op, ms / slices, async);
+      if (round >= 0) rates[name].push(rate);
     }
-    return { ops, elapsed: t - (end - budget) };
-  };
-  await run(ms / 4);
-  const { ops, elapsed } = await run(ms);
-  return (ops / elapsed) * 1000;
+  }
+  return Object.fromEntries(
+    names.map((n) => [n, { best: Math.max(...rates[n]), median: percentile(rates[n], 50), slices: rates[n] }]),
+  );
 }
 
 /** Resolves after `ms`. */

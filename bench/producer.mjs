@@ -10,6 +10,7 @@ import {
 } from '@kandle/core';
 import { Kafka as KafkaJs, logLevel } from 'kafkajs';
 import { latencySummary, medianBy, now, runWindowed } from './measure.mjs';
+import { retryWhileTopicUnknown } from './stack.mjs';
 
 const { Producer: RdProducer } = KafkaJavascript;
 
@@ -35,7 +36,9 @@ async function measureRun(client, records, inFlight) {
 
 /** kandle: Avro encode + key-hash + produce + delivery promise, all inside `sendTicker`. */
 async function kandleClient(stack, registry, topics) {
-  const producer = await createCryptoProducer({ connection: { brokers: stack.brokers }, registry, topics });
+  const producer = await retryWhileTopicUnknown(() =>
+    createCryptoProducer({ connection: { brokers: stack.brokers }, registry, topics }),
+  );
   return {
     name: 'kandle createCryptoProducer',
     async sendAll(records, inFlight, latencies) {

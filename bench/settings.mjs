@@ -26,7 +26,7 @@ export const settings = Object.freeze({
   partitions: positiveInt('KANDLE_BENCH_PARTITIONS', 6),
   /** Distinct coins in the generated ticker stream. */
   symbols: positiveInt('KANDLE_BENCH_SYMBOLS', 10),
-  /** Measured time per Avro encode/decode variant, after a warm-up of a quarter of it. */
+  /** Measured time per Avro encode/decode variant (in 8 interleaved slices, plus one warm-up slice). */
   serdeMs: positiveInt('KANDLE_BENCH_SERDE_MS', 2_000),
   /** Ticks folded by the in-memory aggregation measurement. */
   aggregateTicks: positiveInt('KANDLE_BENCH_AGG_TICKS', 4_000_000),

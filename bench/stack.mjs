@@ -4,6 +4,22 @@ import { createKafkaAdmin } from '@kandle/core';
 import { startKafkaCluster, startSchemaRegistry } from '@kandle/core/testing';
 
 /**
+ * Runs `create` (a client factory that checks its topics), retrying for up to 15 s while it fails with
+ * UNKNOWN_TOPIC: a topic just created on a fresh cluster reaches every broker's metadata a moment later.
+ */
+export async function retryWhileTopicUnknown(create) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await create();
+    } catch (e) {
+      if (e?.code !== 'UNKNOWN_TOPIC' || Date.now() > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/**
  * Uses `KAFKA_BROKERS` + `SCHEMA_REGISTRY_URL` when both are set; otherwise starts a 3-broker cluster
  * and a registry that `stop()` ends again. `stop()` also deletes the topics the bench created on a
  * stack it does not own.
