@@ -1,16 +1,10 @@
 // Reliability on the real 3-broker cluster: broker loss under acks=all, losing the ISR quorum, a crashed group member.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { KafkaConsumer } from '@confluentinc/kafka-javascript';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import {
-  type Candle,
-  type CandleUpdate,
   connectSchemaRegistry,
   createAvroDecoder,
-  createCandleAggregator,
   createCandleConsumer,
   createCryptoProducer,
   createKafkaAdmin,
@@ -23,6 +17,7 @@ import {
   tradeSchema,
 } from '../src/index';
 import { testCluster, uniqueName, waitFor } from '../../../test/support/cluster';
+import { type ChildMember, closedCandleLog, referenceCandles, spawnMember } from './support/members';
 
 const brokers = inject('kafkaBrokers');
 const registryUrl = inject('schemaRegistryUrl');
@@ -143,13 +138,10 @@ describe('acks=all on the 3-broker cluster', () => {
   });
 });
 
-const memberScript = fileURLToPath(new URL('./support/candle-member.ts', import.meta.url));
-const bucketKey = (c: Candle) => `${c.symbol}|${c.source}|${c.interval}|${c.start}`;
-
 describe('a group member crashes mid-stream', () => {
-  let child: ChildProcess | null = null;
+  let child: ChildMember | null = null;
   afterEach(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (child && child.process.exitCode === null) child.process.kill('SIGKILL');
   });
 
   it('the surviving member takes over and the candles equal a run without the crash', async () => {
@@ -171,33 +163,9 @@ describe('a group member crashes mid-stream', () => {
     };
     await produce(events.slice(0, 2000));
 
-    // Closed candles from both members; a candle emitted twice must be emitted identically.
-    const closed = new Map<string, Candle>();
-    const conflicts: string[] = [];
-    const record = (c: Candle) => {
-      const key = bucketKey(c);
-      const seen = closed.get(key);
-      if (seen && JSON.stringify(seen) !== JSON.stringify(c)) conflicts.push(key);
-      closed.set(key, c);
-    };
+    const log = closedCandleLog();
     // Member 1 runs in a child process, so it can really be killed (SIGKILL: no close, no commit, no leave).
-    child = spawn(process.execPath, ['--import', 'tsx', memberScript], {
-      env: {
-        ...process.env,
-        MEMBER_BROKERS: brokers,
-        MEMBER_REGISTRY: registryUrl,
-        MEMBER_GROUP: groupId,
-        MEMBER_TOPICS: JSON.stringify(topics),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let childRecords = 0;
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const message = JSON.parse(line) as { records?: number; updates?: CandleUpdate[] };
-      if (message.records !== undefined) childRecords = message.records;
-      for (const u of message.updates ?? []) if (u.kind !== 'progress') record(u.candle);
-    });
-
+    child = spawnMember({ brokers, registryUrl, groupId, clientId: 'member-child', topics, onUpdates: log.record });
     const survivor = await createCandleConsumer({
       connection: { brokers },
       registry: { url: registryUrl },
@@ -207,45 +175,28 @@ describe('a group member crashes mid-stream', () => {
       intervals: ['1m', '5m'],
       sessionTimeoutMs: 6000,
       commitIntervalMs: 200,
-      onCandles: (updates) => {
-        for (const u of updates) if (u.kind !== 'progress') record(u.candle);
-      },
+      onCandles: log.record,
     });
-    await waitFor('both members to own partitions', async () => {
+    const member = child;
+    await waitFor('both members to own partitions and the child to work', async () => {
       const group = await admin.describeGroup(groupId);
-      return group.members.length === 2 && survivor.assignment().length > 0 && childRecords > 0;
+      return group.members.length === 2 && survivor.assignment().length > 0 && member.records() > 0;
     });
     expect(survivor.assignment().length).toBeLessThan(4);
-    child.kill('SIGKILL');
+    member.process.kill('SIGKILL');
     await produce(events.slice(2000));
     await producer.close();
 
     await waitFor('the survivor to own all four partitions', () => survivor.assignment().length === 4, 60_000);
-
-    const reference = createCandleAggregator({
-      intervals: ['1m', '5m'],
-      gracePeriodMs: 5000,
-      retainClosedBuckets: 10_000,
-    });
-    for (const e of events) e.kind === 'ticker' ? reference.addTicker(e.ticker) : reference.addTrade(e.trade);
-    reference.flush();
-    const expected = new Map(reference.snapshot().map((c) => [bucketKey(c), c]));
-    const differences = () => {
-      const actual = new Map(closed);
-      for (const c of survivor.candles()) if (!actual.has(bucketKey(c))) actual.set(bucketKey(c), c);
-      const wrong = [...expected].filter(([key, c]) => JSON.stringify(actual.get(key)) !== JSON.stringify(c));
-      const extra = [...actual.keys()].filter((key) => !expected.has(key));
-      return [
-        ...wrong.map(([key, c]) => `differs: ${key}: ${JSON.stringify(actual.get(key))} != ${JSON.stringify(c)}`),
-        ...extra.map((key) => `unexpected: ${key}`),
-      ];
-    };
+    const expected = referenceCandles(events, ['1m', '5m']);
     // The survivor catches up from the committed offsets; once it has, the candles must match exactly.
-    await waitFor('the candles to match the no-crash reference', () => differences().length === 0, 90_000).catch(
-      () => undefined,
-    );
-    expect(differences()).toEqual([]);
-    expect(conflicts).toEqual([]);
+    await waitFor(
+      'the candles to match the no-crash reference',
+      () => log.differences(survivor.candles(), expected).length === 0,
+      90_000,
+    ).catch(() => undefined);
+    expect(log.differences(survivor.candles(), expected)).toEqual([]);
+    expect(log.conflicts).toEqual([]);
     await survivor.close();
   });
 });

@@ -1,5 +1,6 @@
 // Test support: one candle-consumer group member in its own process, so a test can SIGKILL it mid-stream.
 import { createCandleConsumer } from '../../src/index';
+import { standbyAssignor } from './standby-assignor';
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -15,6 +16,9 @@ const consumer = await createCandleConsumer({
   clientId: process.env.MEMBER_CLIENT_ID ?? 'member-child',
   topics: JSON.parse(env('MEMBER_TOPICS')),
   intervals: ['1m', '5m'],
+  ...(process.env.MEMBER_ASSIGNOR === 'standby' ? { assignment: standbyAssignor } : {}),
+  // Each settled assignment as a JSON line, so the parent can compare it with the assignor's decision.
+  onRebalance: (event) => process.stdout.write(`${JSON.stringify({ owned: event.owned })}\n`),
   sessionTimeoutMs: 6000,
   commitIntervalMs: 200,
   // One JSON line per acknowledged batch: the parent sees exactly what this member emitted before it died.
