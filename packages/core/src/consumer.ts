@@ -348,7 +348,14 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
         let mine = event.partitions;
         if (live) {
           // The group protocol proposed `mine`; the custom assignor decides what this member really reads.
-          mine = await live.assignmentFor(event.partitions);
+          try {
+            mine = await live.assignmentFor(event.partitions);
+          } catch (e) {
+            // Keep the generation's assignment pending: the loop reports the error and tries again shortly.
+            pendingRebalances.unshift(event);
+            stats.rebalances--;
+            throw e;
+          }
         }
         const restored = await committedOf(mine);
         for (const tp of mine) {
