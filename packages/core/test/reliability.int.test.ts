@@ -85,7 +85,7 @@ describe('acks=all on the 3-broker cluster', () => {
     const total = 6000;
     const acknowledged: number[] = [];
     const failed: number[] = [];
-    const sends: Array<Promise<DeliveryReport | void>> = [];
+    const sends: Array<Promise<DeliveryReport | undefined>> = [];
     // Stop the leader of partition 0, so in-flight batches really need a leader change and retries.
     const leader = (await admin.describeTopic(topic)).find((p) => p.partition === 0)?.leader as number;
     for (let id = 0; id < total; id++) {

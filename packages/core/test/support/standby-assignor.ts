@@ -16,7 +16,9 @@ export const standbyAssignor: Assignor = {
       .flatMap((topic) =>
         Array.from({ length: partitionsPerTopic[topic] ?? 0 }, (_, partition) => ({ topic, partition })),
       );
-    all.forEach((tp, i) => result[workers[i % workers.length] as string]?.push(tp));
+    all.forEach((tp, i) => {
+      result[workers[i % workers.length] as string]?.push(tp);
+    });
     return result;
   },
 };
