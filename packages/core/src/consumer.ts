@@ -325,6 +325,12 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
       consumer.consume(batchSize, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
     );
   consumer.setDefaultConsumeTimeout(100);
+  // Return a batch as soon as one record is there instead of waiting up to 100 ms to fill it: at low rates the
+  // wait was pure tick → candle latency; at high rates batches fill from the prefetched queue anyway.
+  // Missing from the typings, present in the binding (lib/kafka-consumer.js).
+  (
+    consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(on: boolean): void }
+  ).setDefaultIsTimeoutOnlyForFirstMessage(true);
 
   const ownedList = (): TopicPartition[] =>
     [...partitions.values()]
@@ -387,7 +393,8 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     }
     return {
       ...tp,
-      aggregator: createCandleAggregator({ intervals, gracePeriodMs }),
+      // Coalesced: the batch reports each changed candle once, so no update is allocated per record.
+      aggregator: createCandleAggregator({ intervals, gracePeriodMs, emitProgress: 'coalesced' }),
       openFirstOffset: new Map(),
       maxEventTime: new Map(),
       restored,
@@ -500,6 +507,20 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
 
   async function processBatch(messages: Message[]): Promise<void> {
     const latest = new Map<string, CandleUpdate>();
+    /** Records `update` as its candle's latest in this batch; `offset` is the record that caused it, if known. */
+    const keepLatest = (state: PartitionState, update: CandleUpdate, offset: number | undefined) => {
+      const c = update.candle;
+      const bucket = `${c.symbol}${KEY_SEP}${c.source}${KEY_SEP}${c.interval}${KEY_SEP}${c.start}`;
+      // The record that opened the candle: a takeover must re-read from there to rebuild it.
+      if (offset !== undefined && update.kind === 'progress' && !state.openFirstOffset.has(bucket))
+        state.openFirstOffset.set(bucket, offset);
+      if (update.kind === 'closed') state.openFirstOffset.delete(bucket);
+      // Replayed after a takeover: this bucket was closed and emitted by the previous owner.
+      const restoredWatermark = state.restored.get(`${c.symbol}${KEY_SEP}${c.source}`);
+      if (restoredWatermark !== undefined && c.end <= restoredWatermark) return;
+      const previous = latest.get(bucket);
+      if (previous?.kind !== 'closed' || update.kind === 'correction') latest.set(bucket, update);
+    };
     // Offsets advance only once the handler accepted the batch: a failing handler never lets a commit skip records.
     const advanced = new Map<PartitionState, number>();
     for (let i = 0; i < messages.length; i++) {
@@ -540,20 +561,12 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
       const series = `${symbol}${KEY_SEP}${spec.kind}`;
       const time = spec.kind === 'ticker' ? (value as Ticker).eventTime : (value as Trade).time;
       if (time > (state.maxEventTime.get(series) ?? Number.NEGATIVE_INFINITY)) state.maxEventTime.set(series, time);
-      const restoredWatermark = state.restored.get(series);
-      for (const update of updates) {
-        const c = update.candle;
-        const bucket = `${c.symbol}${KEY_SEP}${c.source}${KEY_SEP}${c.interval}${KEY_SEP}${c.start}`;
-        if (update.kind === 'progress' && !state.openFirstOffset.has(bucket))
-          state.openFirstOffset.set(bucket, message.offset);
-        if (update.kind === 'closed') state.openFirstOffset.delete(bucket);
-        // Replayed after a takeover: this bucket was closed and emitted by the previous owner.
-        if (restoredWatermark !== undefined && c.end <= restoredWatermark) continue;
-        const previous = latest.get(bucket);
-        if (previous?.kind !== 'closed' || update.kind === 'correction') latest.set(bucket, update);
-      }
+      for (const update of updates) keepLatest(state, update, message.offset);
       advanced.set(state, message.offset + 1);
     }
+    // Open candles changed by the batch after they were opened: their latest values, once each.
+    for (const state of advanced.keys())
+      for (const update of state.aggregator.takeProgress()) keepLatest(state, update, undefined);
     const updates = [...latest.values()];
     if (updates.length > 0) {
       const context = {

@@ -27,10 +27,14 @@ export interface CandleAggregatorOptions {
    */
   maxOpenBuckets?: number | undefined;
   /**
-   * Emit a `'progress'` update for every record that lands in an open bucket. Turn off when
-   * only closed candles and corrections matter, to save an allocation per record. Default `true`.
+   * How `'progress'` updates (an open candle changed) are reported. Default `true`.
+   * - `true`: every record that lands in an open bucket returns one.
+   * - `'coalesced'`: a record that opens a bucket returns one; later records only mark the bucket, and
+   *   {@link CandleAggregator.takeProgress} returns one update per marked bucket that is still open. What a
+   *   consumer emitting once per batch wants: no allocation per record.
+   * - `false`: never (only closed candles and corrections matter).
    */
-  emitProgress?: boolean | undefined;
+  emitProgress?: boolean | 'coalesced' | undefined;
   /** Called for every record that is skipped as invalid, with the reason. */
   onInvalid?: ((record: Ticker | Trade, reason: string) => void) | undefined;
   /** Called for every record dropped because its bucket was already forgotten (once per interval). */
@@ -69,11 +73,16 @@ export interface CandleAggregatorStats {
 /** Stateful candle builder returned by {@link createCandleAggregator}. */
 export interface CandleAggregator {
   /** Folds a ticker in (price = `lastPrice`, no volume); returns the updates it caused. */
-  addTicker(ticker: Ticker): CandleUpdate[];
+  addTicker(ticker: Ticker): readonly CandleUpdate[];
   /** Folds a trade in (price = `price`, volume += `|amount|`); returns the updates it caused. */
-  addTrade(trade: Trade): CandleUpdate[];
+  addTrade(trade: Trade): readonly CandleUpdate[];
   /** Closes every open bucket now (shutdown, partition revoke) and returns the `'closed'` updates. */
   flush(): CandleUpdate[];
+  /**
+   * With `emitProgress: 'coalesced'`: a `'progress'` update for every open candle changed since the last call
+   * (latest values; candles that closed meanwhile were already returned as `'closed'`). Otherwise empty.
+   */
+  takeProgress(): CandleUpdate[];
   /** Open and remembered closed candles, optionally filtered, sorted by start (then symbol, source, interval). */
   snapshot(symbol?: string, interval?: CandleInterval): Candle[];
   /** A copy of the counters. */
@@ -92,6 +101,8 @@ class Bucket {
   low: number;
   volume: number;
   count = 1;
+  /** Changed since the last takeProgress() (coalesced mode only). */
+  marked = false;
 
   constructor(start: number, end: number, time: number, price: number, volume: number) {
     this.start = start;
@@ -142,11 +153,16 @@ class Series {
 /** Everything for one (symbol, source): its watermark clock and one series per interval. */
 interface Stream {
   maxEventTime: number;
+  /** No open bucket of this stream ends before this: a watermark below it closes nothing (saves a scan per record). */
+  closesNothingBefore: number;
   readonly series: Series[];
 }
 
 /** Updates of one call, created on the first one. */
 type Emitted = CandleUpdate[] | undefined;
+
+// Returned when a record changes nothing worth reporting (the common case with coalesced progress): no allocation.
+const NO_UPDATES: readonly CandleUpdate[] = Object.freeze([]);
 
 const NOT_AN_OBJECT = 'record must be an object';
 const BAD_SYMBOL = 'symbol must be a non-empty string';
@@ -160,7 +176,12 @@ interface State {
   readonly gracePeriodMs: number;
   readonly retainClosedBuckets: number;
   readonly maxOpenBuckets: number;
+  /** A progress update per record. */
   readonly emitProgress: boolean;
+  /** Mark changed buckets for takeProgress() instead. */
+  readonly coalesceProgress: boolean;
+  /** Buckets marked since the last takeProgress(), with their series. */
+  readonly marked: Array<[Series, Bucket]>;
   readonly onInvalid: CandleAggregatorOptions['onInvalid'];
   readonly onLate: CandleAggregatorOptions['onLate'];
   readonly tickerStreams: Map<string, Stream>;
@@ -196,6 +217,7 @@ export function createCandleAggregator(options: CandleAggregatorOptions = {}): C
     addTicker: (ticker) => addTicker(state, ticker),
     addTrade: (trade) => addTrade(state, trade),
     flush: () => flush(state),
+    takeProgress: () => takeProgress(state),
     snapshot: (symbol, interval) => snapshot(state, symbol, interval),
     stats: () => ({ ...state.counters, openBuckets: state.openBuckets }),
   };
@@ -207,6 +229,12 @@ function createState(options: CandleAggregatorOptions): State {
   if (!Number.isFinite(gracePeriodMs) || gracePeriodMs < 0) {
     throw new ConfigError(`gracePeriodMs must be a finite number >= 0, got ${String(gracePeriodMs)}`, {
       gracePeriodMs,
+    });
+  }
+  const emitProgress = options.emitProgress ?? true;
+  if (emitProgress !== true && emitProgress !== false && emitProgress !== 'coalesced') {
+    throw new ConfigError(`emitProgress must be true, false or 'coalesced', got ${String(emitProgress)}`, {
+      emitProgress,
     });
   }
   const retainClosedBuckets = options.retainClosedBuckets ?? 60;
@@ -224,7 +252,9 @@ function createState(options: CandleAggregatorOptions): State {
     gracePeriodMs,
     retainClosedBuckets,
     maxOpenBuckets,
-    emitProgress: options.emitProgress ?? true,
+    emitProgress: emitProgress === true,
+    coalesceProgress: emitProgress === 'coalesced',
+    marked: [],
     onInvalid: options.onInvalid,
     onLate: options.onLate,
     tickerStreams: new Map(),
@@ -235,7 +265,7 @@ function createState(options: CandleAggregatorOptions): State {
   };
 }
 
-function addTicker(state: State, ticker: Ticker): CandleUpdate[] {
+function addTicker(state: State, ticker: Ticker): readonly CandleUpdate[] {
   state.counters.records++;
   if (typeof ticker !== 'object' || ticker === null) return skip(state, ticker, NOT_AN_OBJECT);
   const { symbol, eventTime, lastPrice } = ticker;
@@ -245,7 +275,7 @@ function addTicker(state: State, ticker: Ticker): CandleUpdate[] {
   return ingest(state, ticker, stream, eventTime, lastPrice, 0);
 }
 
-function addTrade(state: State, trade: Trade): CandleUpdate[] {
+function addTrade(state: State, trade: Trade): readonly CandleUpdate[] {
   state.counters.records++;
   if (typeof trade !== 'object' || trade === null) return skip(state, trade, NOT_AN_OBJECT);
   const { symbol, time, price, amount } = trade;
@@ -255,16 +285,20 @@ function addTrade(state: State, trade: Trade): CandleUpdate[] {
   return ingest(state, trade, stream, time, price, Math.abs(amount));
 }
 
-function skip(state: State, record: Ticker | Trade, reason: string): CandleUpdate[] {
+function skip(state: State, record: Ticker | Trade, reason: string): readonly CandleUpdate[] {
   state.counters.invalid++;
   state.onInvalid?.(record, reason);
-  return [];
+  return NO_UPDATES;
 }
 
 function createStream(state: State, streams: Map<string, Stream>, source: CandleSource, symbol: string): Stream {
   const series = state.intervals.map(([interval, ms]) => new Series(symbol, source, interval, ms));
   state.allSeries.push(...series);
-  const stream: Stream = { maxEventTime: Number.NEGATIVE_INFINITY, series };
+  const stream: Stream = {
+    maxEventTime: Number.NEGATIVE_INFINITY,
+    closesNothingBefore: Number.NEGATIVE_INFINITY,
+    series,
+  };
   streams.set(symbol, stream);
   return stream;
 }
@@ -276,7 +310,7 @@ function ingest(
   time: number,
   price: number,
   volume: number,
-): CandleUpdate[] {
+): readonly CandleUpdate[] {
   // Created on the first update as a one-element literal: a record causing one update
   // allocates an exactly sized array.
   let out: Emitted;
@@ -284,10 +318,16 @@ function ingest(
   if (time > stream.maxEventTime) {
     stream.maxEventTime = time;
     const watermark = time - state.gracePeriodMs;
-    for (let i = 0; i < series.length; i++) {
-      const oldest = (series[i] as Series).open[0];
-      if (oldest !== undefined && oldest.end <= watermark)
-        out = closeThrough(state, series[i] as Series, watermark, out);
+    if (watermark >= stream.closesNothingBefore) {
+      let earliestEnd = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < series.length; i++) {
+        const current = series[i] as Series;
+        const oldest = current.open[0];
+        if (oldest !== undefined && oldest.end <= watermark) out = closeThrough(state, current, watermark, out);
+        const remaining = current.open[0];
+        if (remaining !== undefined && remaining.end < earliestEnd) earliestEnd = remaining.end;
+      }
+      stream.closesNothingBefore = earliestEnd;
     }
   }
   const watermark = stream.maxEventTime - state.gracePeriodMs;
@@ -300,12 +340,32 @@ function ingest(
       if (state.emitProgress) {
         state.counters.progress++;
         out = emit(out, 'progress', current, newest);
-      }
+      } else if (state.coalesceProgress && !newest.marked) mark(state, current, newest);
     } else {
       out = fold(state, record, current, time, price, volume, watermark, out);
+      // fold may have opened a bucket ending before the bound: scan again at the next advance.
+      stream.closesNothingBefore = Number.NEGATIVE_INFINITY;
     }
   }
-  return out ?? [];
+  return out ?? NO_UPDATES;
+}
+
+function mark(state: State, series: Series, bucket: Bucket): void {
+  bucket.marked = true;
+  state.marked.push([series, bucket]);
+}
+
+function takeProgress(state: State): CandleUpdate[] {
+  const out: CandleUpdate[] = [];
+  for (const [series, bucket] of state.marked) {
+    // Unmarked when it closed: its 'closed' update already carried the final values.
+    if (!bucket.marked) continue;
+    bucket.marked = false;
+    state.counters.progress++;
+    out.push({ kind: 'progress', candle: toCandle(series, bucket) });
+  }
+  state.marked.length = 0;
+  return out;
 }
 
 function fold(
@@ -323,6 +383,7 @@ function fold(
   let bucket = findByStart(open, start);
   if (bucket !== undefined) {
     bucket.add(time, price, volume);
+    if (state.coalesceProgress && !bucket.marked) mark(state, series, bucket);
     if (!state.emitProgress) return out;
     state.counters.progress++;
     return emit(out, 'progress', series, bucket);
@@ -349,7 +410,8 @@ function fold(
   if (bucket.end <= watermark) return rememberClosed(state, series, bucket, out);
   insertByStart(open, bucket);
   state.openBuckets++;
-  if (state.emitProgress) {
+  // Coalesced mode too: the consumer learns from this update which record opened the candle.
+  if (state.emitProgress || state.coalesceProgress) {
     state.counters.progress++;
     out = emit(out, 'progress', series, bucket);
   }
@@ -364,6 +426,7 @@ function emit(out: Emitted, kind: CandleUpdateKind, series: Series, bucket: Buck
 }
 
 function rememberClosed(state: State, series: Series, bucket: Bucket, out: Emitted): CandleUpdate[] {
+  bucket.marked = false;
   insertByStart(series.closed, bucket);
   state.counters.closed++;
   const closed = series.closed;

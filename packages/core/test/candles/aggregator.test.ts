@@ -270,6 +270,26 @@ describe('createCandleAggregator: closing, corrections and late data', () => {
     expect(agg.stats().progress).toBe(0);
   });
 
+  it("with emitProgress 'coalesced', reports opened candles at once and changes once per takeProgress", () => {
+    const agg = createCandleAggregator({ emitProgress: 'coalesced', gracePeriodMs: 0 });
+    expect(kinds(agg.addTicker(ticker('tBTCUSD', T0, 1)))).toEqual(['progress@0']);
+    expect(agg.addTicker(ticker('tBTCUSD', T0 + 1, 5))).toEqual([]);
+    expect(agg.addTicker(ticker('tBTCUSD', T0 + 2, 3))).toEqual([]);
+    const [changed, ...rest] = agg.takeProgress();
+    expect(rest).toEqual([]);
+    expect(changed).toMatchObject({ kind: 'progress', candle: { open: 1, high: 5, low: 1, close: 3, count: 3 } });
+    expect(agg.takeProgress()).toEqual([]);
+    // Changed, then closed before the take: the 'closed' update carries it, takeProgress does not repeat it.
+    agg.addTicker(ticker('tBTCUSD', T0 + 3, 4));
+    expect(kinds(agg.addTicker(ticker('tBTCUSD', T0 + MINUTE, 2)))).toEqual(['closed@0', 'progress@60000']);
+    expect(agg.takeProgress()).toEqual([]);
+    expect(agg.stats().progress).toBe(3);
+  });
+
+  it('refuses an emitProgress that is not true, false or coalesced', () => {
+    expect(() => createCandleAggregator({ emitProgress: 'yes' as unknown as boolean })).toThrow(ConfigError);
+  });
+
   it('lets an onLate callback feed the aggregator again without mixing up results', () => {
     const agg = createCandleAggregator({
       gracePeriodMs: 0,
@@ -463,6 +483,51 @@ describe('createCandleAggregator: properties', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it('coalesced progress taken at any batch boundaries equals the latest per-record update of each candle', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: -3 * MINUTE, max: 3 * MINUTE }),
+            fc.constantFrom('tBTCUSD', 'tETHUSD'),
+            fc.boolean(),
+            fc.double({ min: 1, max: 1e5, noNaN: true }),
+            fc.boolean(),
+          ),
+          { minLength: 1, maxLength: 150 },
+        ),
+        (rows) => {
+          const perRecord = createCandleAggregator({ intervals, gracePeriodMs: grace });
+          const coalesced = createCandleAggregator({ intervals, gracePeriodMs: grace, emitProgress: 'coalesced' });
+          let batchExpected = new Map<string, CandleUpdate>();
+          let batchActual = new Map<string, CandleUpdate>();
+          const keepLatest = (batch: Map<string, CandleUpdate>, u: CandleUpdate) => {
+            const previous = batch.get(key(u.candle));
+            if (previous?.kind !== 'closed' || u.kind === 'correction') batch.set(key(u.candle), u);
+          };
+          rows.forEach(([offset, symbol, isTicker, price, endsBatch], i) => {
+            const add = (agg: ReturnType<typeof createCandleAggregator>) =>
+              isTicker
+                ? agg.addTicker(ticker(symbol, T0 + offset, price))
+                : agg.addTrade({ id: i, symbol, time: T0 + offset, price, amount: (i % 9) - 4 });
+            for (const u of add(perRecord)) keepLatest(batchExpected, u);
+            for (const u of add(coalesced)) keepLatest(batchActual, u);
+            if (endsBatch || i === rows.length - 1) {
+              for (const u of coalesced.takeProgress()) keepLatest(batchActual, u);
+              const sorted = (m: Map<string, CandleUpdate>) =>
+                [...m.values()].sort((a, b) => byKey(a.candle, b.candle));
+              expect(sorted(batchActual)).toEqual(sorted(batchExpected));
+              batchExpected = new Map();
+              batchActual = new Map();
+            }
+          });
+          expect(coalesced.flush()).toEqual(perRecord.flush());
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
