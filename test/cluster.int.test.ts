@@ -1,42 +1,40 @@
 // Foundation proof: the local 3-broker cluster replicates, keeps ISR and survives a broker restart.
 import { KafkaJS } from '@confluentinc/kafka-javascript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testCluster, uniqueName, waitFor } from './support/cluster';
+import { createKafkaAdmin, type KafkaAdmin } from '../packages/core/src/index';
+import { restoreAllBrokers, testCluster, uniqueName, waitFor } from './support/cluster';
 
 const cluster = testCluster();
 const kafka = new KafkaJS.Kafka({
   kafkaJS: { brokers: cluster.bootstrapServers.split(','), logLevel: KafkaJS.logLevel.ERROR },
 });
-const admin = kafka.admin();
 const topic = uniqueName('foundation');
 
+// kandle's admin reads metadata through a plain librdkafka handle, which keeps answering while a broker is down.
+let kandleAdmin: KafkaAdmin;
 async function isrSizes(): Promise<number[]> {
-  const [meta] = await admin.fetchTopicMetadata({ topics: [topic] });
-  return (meta?.partitions ?? []).sort((a, b) => a.partitionId - b.partitionId).map((p) => p.isr.length);
+  return (await kandleAdmin.describeTopic(topic)).map((p) => p.isr.length);
 }
 
 beforeAll(async () => {
-  await admin.connect();
-  await admin.createTopics({
-    topics: [
-      { topic, numPartitions: 2, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] },
-    ],
-  });
+  kandleAdmin = await createKafkaAdmin({ brokers: cluster.bootstrapServers });
+  // ensureTopic returns once every broker's metadata shows the topic with leaders.
+  await kandleAdmin.ensureTopic({ name: topic, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 });
 });
 
 afterAll(async () => {
-  for (const b of cluster.brokers) if (!cluster.isRunning(b.id)) await cluster.startBroker(b.id);
-  await admin.disconnect();
+  await restoreAllBrokers(cluster);
+  await kandleAdmin.close();
 });
 
 describe('local KRaft cluster', () => {
   it('runs 3 brokers and replicates every partition 3 times, all in sync', async () => {
     expect(cluster.brokers).toHaveLength(3);
-    const [meta] = await admin.fetchTopicMetadata({ topics: [topic] });
-    expect(meta?.partitions).toHaveLength(2);
-    for (const p of meta?.partitions ?? []) {
-      expect(p.replicas.sort()).toEqual([1, 2, 3]);
-      expect(p.isr.sort()).toEqual([1, 2, 3]);
+    const partitions = await kandleAdmin.describeTopic(topic);
+    expect(partitions).toHaveLength(2);
+    for (const p of partitions) {
+      expect(p.replicas).toEqual([1, 2, 3]);
+      expect(p.isr).toEqual([1, 2, 3]);
     }
   });
 

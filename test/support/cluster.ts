@@ -1,6 +1,7 @@
 // Test support: the shared cluster started by global-setup, plus small waiting helpers.
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import { createKafkaAdmin } from '../../packages/core/src/index';
 import { attachKafkaCluster, type KafkaCluster } from '../../packages/core/src/testing';
 
 /** The cluster global-setup started; tests may stop and start its brokers but must restart them. */
@@ -32,5 +33,24 @@ export async function waitFor<T>(
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Starts every stopped broker of `cluster` and waits until no partition is under-replicated, so the next test
+ * (or test file) finds a healthy cluster: a restarted broker is up long before it is back in every ISR.
+ */
+export async function restoreAllBrokers(cluster: KafkaCluster, timeoutMs = 180_000): Promise<void> {
+  for (const b of cluster.brokers) if (!cluster.isRunning(b.id)) await cluster.startBroker(b.id);
+  const admin = await createKafkaAdmin({ brokers: cluster.bootstrapServers });
+  try {
+    await waitFor(
+      'no under-replicated partitions',
+      async () => (await admin.underReplicatedPartitions()).length === 0,
+      timeoutMs,
+      500,
+    );
+  } finally {
+    await admin.close();
   }
 }

@@ -3,6 +3,7 @@ import { KafkaJS } from '@confluentinc/kafka-javascript';
 import { Kafka as PureKafka, logLevel as pureLogLevel, type SASLOptions } from 'kafkajs';
 import { type KafkaConnection, resolveKafkaConnection } from './config';
 import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
+import { Producer } from './rdkafka';
 
 /** What a topic should look like. */
 export interface TopicSpec {
@@ -65,6 +66,11 @@ export interface KafkaAdmin {
   ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
   /** Partitions with leader, replicas and ISR. Throws `UnknownTopicError`. */
   describeTopic(topic: string): Promise<PartitionState[]>;
+  /**
+   * Every partition of every topic whose ISR is smaller than its replica set: empty once a cluster has fully
+   * recovered from a broker outage (Kafka's `UnderReplicatedPartitions`).
+   */
+  underReplicatedPartitions(): Promise<Array<PartitionState & { topic: string }>>;
   /** Members and their assignments as the group coordinator sees them. */
   describeGroup(groupId: string): Promise<GroupState>;
   /** Committed offsets and lag per partition of `topic` for `groupId`. */
@@ -107,8 +113,9 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
   });
 
   let configClient: ReturnType<PureKafka['admin']> | undefined;
-  // librdkafka's admin API in this client has no DescribeConfigs; KafkaJS (pure JS) reads min.insync.replicas.
-  const configs = async () => {
+  // librdkafka's admin API in this client has no DescribeConfigs, and its CreateTopics stalls after broker
+  // restarts: KafkaJS (pure JS) reads min.insync.replicas and creates topics.
+  const pureAdmin = async () => {
     if (!configClient) {
       configClient = pureKafkaFor(connection, resolved.brokers).admin();
       await configClient.connect();
@@ -128,24 +135,35 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     }
   };
 
-  const describeTopic = async (topic: string): Promise<PartitionState[]> => {
-    let meta: Awaited<ReturnType<typeof admin.fetchTopicMetadata>>;
-    try {
-      meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    } catch (e) {
-      if (/unknown topic|UNKNOWN_TOPIC/i.test(String((e as Error).message))) throw new UnknownTopicError(topic);
-      throw e;
-    }
-    const partitions = meta[0]?.partitions ?? [];
-    if (partitions.length === 0) throw new UnknownTopicError(topic);
-    return partitions
-      .map((p) => ({
-        partition: p.partitionId,
-        leader: p.leader,
-        replicas: [...p.replicas].sort(),
-        isr: [...p.isr].sort(),
-      }))
+  // Metadata through a plain librdkafka handle: the KafkaJS-compatible admin's fetchTopicMetadata times out for as
+  // long as any broker of the cluster is down, exactly when a dashboard or a failover test needs the ISR.
+  let metadataClient: Promise<InstanceType<typeof Producer>> | undefined;
+  const metadataHandle = () => {
+    metadataClient ??= new Promise((resolve, reject) => {
+      const handle = new Producer({ ...resolved.rdkafka, log_level: 0 } as never);
+      handle.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
+        err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(handle),
+      );
+    });
+    return metadataClient;
+  };
+  const metadata = async (topic?: string): Promise<NativeMetadata> => {
+    const handle = await metadataHandle();
+    return new Promise<NativeMetadata>((resolve, reject) =>
+      handle.getMetadata(
+        topic ? { topic, timeout: resolved.connectTimeoutMs } : { timeout: resolved.connectTimeoutMs },
+        (err, data) => (err ? reject(err) : resolve(data as unknown as NativeMetadata)),
+      ),
+    );
+  };
+  const partitionStates = (partitions: NativeMetadata['topics'][number]['partitions']): PartitionState[] =>
+    partitions
+      .map((p) => ({ partition: p.id, leader: p.leader, replicas: [...p.replicas].sort(), isr: [...p.isrs].sort() }))
       .sort((a, b) => a.partition - b.partition);
+  const describeTopic = async (topic: string): Promise<PartitionState[]> => {
+    const partitions = (await metadata(topic)).topics.find((t) => t.name === topic)?.partitions ?? [];
+    if (partitions.length === 0) throw new UnknownTopicError(topic);
+    return partitionStates(partitions);
   };
 
   return {
@@ -158,29 +176,40 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
         throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
       const exists = (await admin.listTopics()).includes(spec.name);
       if (!exists) {
-        try {
-          // KafkaJS semantics: false means the topic already existed (metadata was stale), so validate it below.
-          const created = await admin.createTopics({
-            topics: [
-              {
-                topic: spec.name,
-                numPartitions: partitions,
-                replicationFactor,
-                configEntries: Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(
-                  ([name, value]) => ({ name, value }),
-                ),
-              },
-            ],
-          });
-          if (created) {
-            await untilVisible(spec.name, partitions);
-            return 'created';
-          }
-        } catch (e) {
-          if (!/already exists/i.test(String((e as Error).message))) {
-            throw new KandleError('CONFIG_INVALID', `could not create topic "${spec.name}": ${(e as Error).message}`, {
-              cause: e,
-            });
+        const request = {
+          topics: [
+            {
+              topic: spec.name,
+              numPartitions: partitions,
+              replicationFactor,
+              configEntries: Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(
+                ([name, value]) => ({ name, value }),
+              ),
+            },
+          ],
+        };
+        // Through KafkaJS: librdkafka's CreateTopics was seen timing out for good after a broker restart.
+        // A broker that just (re)started may not be registered yet: "replication factor larger than available
+        // brokers" and timeouts pass within seconds, so they are retried; bad configs and ACLs are not.
+        const deadline = Date.now() + 30_000;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            // KafkaJS semantics: false means the topic already existed (metadata was stale), so validate it below.
+            if (await (await pureAdmin()).createTopics({ ...request, timeout: 10_000 })) {
+              await untilVisible(spec.name, partitions);
+              return 'created';
+            }
+            break;
+          } catch (e) {
+            if (/already exists/i.test(String((e as Error).message))) break;
+            // KafkaJS wraps the broker's answer per topic: say what the broker said.
+            const nested = ((e as { errors?: Array<{ message?: string }> }).errors ?? []).map((n) => n.message);
+            const detail = [(e as Error).message, ...nested].join(': ');
+            if (/already exists/i.test(detail)) break;
+            const permanent = /authoriz|policy|invalid config|invalid partitions|topic name/i.test(detail);
+            if (permanent || e instanceof UnknownTopicError || Date.now() > deadline)
+              throw new KandleError('CONFIG_INVALID', `could not create topic "${spec.name}": ${detail}`, { cause: e });
+            await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
           }
         }
       }
@@ -189,7 +218,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       if (state.length !== partitions) differences.push(`partitions ${state.length} (wanted ${partitions})`);
       const rf = state[0]?.replicas.length ?? 0;
       if (rf !== replicationFactor) differences.push(`replication factor ${rf} (wanted ${replicationFactor})`);
-      const described = await (await configs()).describeConfigs({
+      const described = await (await pureAdmin()).describeConfigs({
         resources: [
           { type: 2, name: spec.name, configNames: ['min.insync.replicas', ...Object.keys(spec.configs ?? {})] },
         ],
@@ -206,6 +235,13 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       return 'exists';
     },
     describeTopic,
+    async underReplicatedPartitions() {
+      return (await metadata()).topics.flatMap((t) =>
+        partitionStates(t.partitions)
+          .filter((p) => p.isr.length < p.replicas.length)
+          .map((p) => ({ topic: t.name, ...p })),
+      );
+    },
     async describeGroup(groupId) {
       const { groups } = await admin.describeGroups([groupId]);
       const group = groups[0];
@@ -251,7 +287,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     async createTopicIfMissing(topic) {
       if ((await admin.listTopics()).includes(topic)) return;
       try {
-        await admin.createTopics({ topics: [{ topic }] });
+        await (await pureAdmin()).createTopics({ topics: [{ topic }], timeout: 10_000 });
       } catch (e) {
         if (!/already exists/i.test(String((e as Error).message))) throw e;
       }
@@ -270,7 +306,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       await admin.deleteTopics({ topics: [topic] });
     },
     async minInsyncReplicas(topic) {
-      const described = await (await configs()).describeConfigs({
+      const described = await (await pureAdmin()).describeConfigs({
         includeSynonyms: false,
         resources: [{ type: 2, name: topic, configNames: ['min.insync.replicas'] }],
       });
@@ -278,9 +314,22 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       return Number(value?.configValue ?? 1);
     },
     async close() {
-      await Promise.all([admin.disconnect(), configClient?.disconnect()]);
+      const handle = await metadataClient?.catch(() => undefined);
+      await Promise.all([
+        admin.disconnect(),
+        configClient?.disconnect(),
+        handle && new Promise<void>((resolve) => handle.disconnect(() => resolve())),
+      ]);
     },
   };
+}
+
+/** What librdkafka's getMetadata returns (the typings leave it loose). */
+interface NativeMetadata {
+  topics: Array<{
+    name: string;
+    partitions: Array<{ id: number; leader: number; replicas: number[]; isrs: number[] }>;
+  }>;
 }
 
 function pureKafkaFor(connection: KafkaConnection, brokers: string): PureKafka {
@@ -292,7 +341,7 @@ function pureKafkaFor(connection: KafkaConnection, brokers: string): PureKafka {
     saslOptions = { mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
   } else if (sasl) {
     throw new ConfigError(
-      'topic config validation with OAUTHBEARER is not supported yet; pass minInsyncReplicas only when creating',
+      'ensureTopic and minInsyncReplicas with OAUTHBEARER are not supported yet (topic creation and config reads go through KafkaJS): create topics with your platform tooling',
     );
   }
   return new PureKafka({

@@ -16,24 +16,38 @@ import {
   type Trade,
   tradeSchema,
 } from '../src/index';
-import { testCluster, uniqueName, waitFor } from '../../../test/support/cluster';
+import { restoreAllBrokers, uniqueName, waitFor } from '../../../test/support/cluster';
+import { type KafkaCluster, startKafkaCluster } from '../src/testing';
 import { type ChildMember, closedCandleLog, referenceCandles, spawnMember } from './support/members';
 
-const brokers = inject('kafkaBrokers');
 const registryUrl = inject('schemaRegistryUrl');
-const cluster = testCluster();
+// These tests SIGKILL and stop brokers: they get a cluster of their own, so no other test file ever runs on a
+// cluster that has just been through that (a cluster after these kills was seen refusing acks=all on new topics).
+let cluster: KafkaCluster;
+let brokers: string;
 let admin: KafkaAdmin;
 
 beforeAll(async () => {
+  cluster = await startKafkaCluster({ brokers: 3, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 });
+  brokers = cluster.bootstrapServers;
   admin = await createKafkaAdmin({ brokers });
 });
 afterAll(async () => {
-  await admin.close();
+  await admin?.close();
+  await cluster?.stop();
 });
 // Whatever a test did to the brokers, the next one starts with all three back and in sync.
 afterEach(async () => {
-  for (const b of cluster.brokers) if (!cluster.isRunning(b.id)) await cluster.startBroker(b.id);
+  await restoreAllBrokers(cluster);
 });
+
+/** A fresh trades topic (the one under test) and its tickers companion: one schema per subject, as the registry wants. */
+async function freshTopics(partitions: number): Promise<{ trades: string; tickers: string }> {
+  const topics = { trades: uniqueName('trades'), tickers: uniqueName('tickers') };
+  for (const name of Object.values(topics))
+    await admin.ensureTopic({ name, partitions, replicationFactor: 3, minInsyncReplicas: 2 });
+  return topics;
+}
 
 async function waitForFullIsr(topic: string): Promise<void> {
   await waitFor(
@@ -73,12 +87,12 @@ async function readAllTrades(topic: string, expected: number): Promise<number[]>
 
 describe('acks=all on the 3-broker cluster', () => {
   it('loses nothing and duplicates nothing when a broker stops mid-stream', async () => {
-    const topic = uniqueName('trades');
-    await admin.ensureTopic({ name: topic, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 });
+    const topics = await freshTopics(2);
+    const topic = topics.trades;
     const producer = await createCryptoProducer({
       connection: { brokers },
       registry: { url: registryUrl },
-      topics: { trades: topic, tickers: topic },
+      topics,
       // Generous: a SIGKILLed leader is noticed only after the broker session timeout, slower on a busy machine.
       deliveryTimeoutMs: 120_000,
     });
@@ -113,12 +127,12 @@ describe('acks=all on the 3-broker cluster', () => {
   });
 
   it('refuses writes with NotEnoughReplicasError when two of three brokers are down', async () => {
-    const topic = uniqueName('trades');
-    await admin.ensureTopic({ name: topic, partitions: 1, replicationFactor: 3, minInsyncReplicas: 2 });
+    const topics = await freshTopics(1);
+    const topic = topics.trades;
     const producer = await createCryptoProducer({
       connection: { brokers },
       registry: { url: registryUrl },
-      topics: { trades: topic, tickers: topic },
+      topics,
       deliveryTimeoutMs: 15_000,
     });
     await producer.sendTrade(trade(1));

@@ -64,6 +64,7 @@ describe('secrets stay out of errors and logs', () => {
     expect(printed).toContain('sasl_ssl');
   });
 
+  // Unreachable-registry cases: the registry client retries with backoff before giving up, seconds on a busy machine.
   it('an unreachable registry with basic auth fails with RegistryUnreachableError without the password', async () => {
     const registry = connectSchemaRegistry({
       url: `http://${closedPort}`,
@@ -73,12 +74,12 @@ describe('secrets stay out of errors and logs', () => {
     const error = await registry.register('t-value', { type: 'string' }).catch((e) => e);
     expect(error).toBeInstanceOf(RegistryUnreachableError);
     expect(everythingPrintable(error)).not.toContain(REGISTRY_SECRET);
-  });
+  }, 30_000);
 
   it('credentials embedded in a registry URL are redacted too', async () => {
     const registry = connectSchemaRegistry({ url: `http://key:${REGISTRY_SECRET}@${closedPort}`, timeoutMs: 1500 });
     const error = await registry.register('t-value', { type: 'string' }).catch((e) => e);
     expect(error).toBeInstanceOf(RegistryUnreachableError);
     expect(everythingPrintable(error)).not.toContain(REGISTRY_SECRET);
-  });
+  }, 30_000);
 });
