@@ -163,8 +163,12 @@ export async function benchProducers(stack, { records, rounds, inFlight, kafkajs
       log(`  warmed up ${name} with ${warmupRecords.length} records`);
     }
     for (const client of Object.values(clients)) client.prepare?.(records);
+    const order = Object.entries(clients);
     for (let round = 1; round <= rounds; round++) {
-      for (const [name, client] of Object.entries(clients)) {
+      // Each round starts with a different client: whoever runs right after KafkaJS's burst or first on a
+      // still-warming cluster is not always the same one.
+      const turn = [...order.slice((round - 1) % order.length), ...order.slice(0, (round - 1) % order.length)];
+      for (const [name, client] of turn) {
         const run = await measureRun(client, records, inFlight);
         results[name].push(run);
         log(

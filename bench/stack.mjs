@@ -68,7 +68,15 @@ export async function openStack({ partitions, log }) {
     /** Creates a fresh topic (RF 3, min ISR 2) named after `purpose` and this run. */
     async topic(purpose) {
       const name = `kandle-bench-${runId}-${purpose}`;
-      await admin.ensureTopic({ name, partitions, replicationFactor: 3, minInsyncReplicas: 2 });
+      // The fixtures' event times (2025-01-01) become the records' Kafka timestamps: with the default 7-day retention
+      // the broker's retention check deletes them mid-run, which once looked like consumers stalling at 104,478 of 120,000.
+      await admin.ensureTopic({
+        name,
+        partitions,
+        replicationFactor: 3,
+        minInsyncReplicas: 2,
+        configs: { 'retention.ms': '-1' },
+      });
       created.push(name);
       return name;
     },
