@@ -29,6 +29,12 @@ export interface KafkaClusterOptions {
   detached?: boolean;
   /** Milliseconds to wait for the cluster to become healthy. Default 120000. */
   startTimeoutMs?: number;
+  /**
+   * `log.retention.ms`. Default -1 (keep forever): kandle's producer stamps records with their event time, and
+   * replays and test fixtures carry event times older than Kafka's 7-day default, which the broker's retention
+   * check would delete minutes after they were written.
+   */
+  retentionMs?: number;
 }
 
 /** One broker of a running cluster. */
@@ -164,6 +170,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
       'broker.session.timeout.ms': '6000',
       'broker.heartbeat.interval.ms': '1000',
       'log.segment.bytes': String(16 * 1024 * 1024),
+      'log.retention.ms': String(options.retentionMs ?? -1),
     });
     brokers.push({ id, port, internalPort, pid: null, logFile: join(dir, 'logs', `broker-${id}.log`) });
   }
