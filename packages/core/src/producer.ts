@@ -216,29 +216,57 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
   let roundRobinNext = 0;
   let closed = false;
 
-  const send = async (event: MarketEvent, sendOptions: { partition?: number } = {}): Promise<DeliveryReport> => {
-    if (closed) throw new KandleError('DELIVERY_FAILED', 'producer is closed');
-    const topic = event.kind === 'ticker' ? topics.tickers : topics.trades;
-    const value = event.kind === 'ticker' ? encoders.ticker.encode(event.ticker) : encoders.trade.encode(event.trade);
-    const symbol = event.kind === 'ticker' ? event.ticker.symbol : event.trade.symbol;
-    const timestamp = event.kind === 'ticker' ? event.ticker.eventTime : event.trade.time;
-    let partition: number | null = sendOptions.partition ?? null;
-    if (partition === null && partitioning !== 'key-hash') {
-      const count = await partitionsOf(topic);
-      partition = partitioning === 'round-robin' ? roundRobinNext++ % count : partitioning.explicit(event, count);
-      if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
-        throw new ConfigError(`explicit partitioner returned ${partition} for a topic with ${count} partitions`);
-      }
+  // Keys are symbols, a small set: one Buffer each instead of one per record (bounded for unusual streams).
+  const keyBuffers = new Map<string, Buffer>();
+  const keyOf = (symbol: string): Buffer => {
+    let key = keyBuffers.get(symbol);
+    if (key === undefined) {
+      if (keyBuffers.size >= 10_000) keyBuffers.clear();
+      key = Buffer.from(symbol);
+      keyBuffers.set(symbol, key);
     }
-    return new Promise<DeliveryReport>((resolve, reject) => {
+    return key;
+  };
+
+  const produce = (event: MarketEvent, topic: string, value: Buffer, partition: number | null) =>
+    new Promise<DeliveryReport>((resolve, reject) => {
       const pending: Pending = { resolve, reject, startedAt: Date.now(), topic };
+      const symbol = event.kind === 'ticker' ? event.ticker.symbol : event.trade.symbol;
+      const timestamp = event.kind === 'ticker' ? event.ticker.eventTime : event.trade.time;
       try {
-        producer.produce(topic, partition, value, Buffer.from(symbol), timestamp, pending);
+        producer.produce(topic, partition, value, keyOf(symbol), timestamp, pending);
       } catch (e) {
         failed++;
         reject(deliveryError(e, topic, partition ?? -1));
       }
     });
+
+  const partitionFor = async (
+    event: MarketEvent,
+    topic: string,
+    chosen: Exclude<Partitioning, 'key-hash'>,
+  ): Promise<number> => {
+    const count = await partitionsOf(topic);
+    const partition = chosen === 'round-robin' ? roundRobinNext++ % count : chosen.explicit(event, count);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
+      throw new ConfigError(`explicit partitioner returned ${partition} for a topic with ${count} partitions`);
+    }
+    return partition;
+  };
+
+  // Not async: the key-hash path (the default) stays one promise per record, settled by the delivery report.
+  const send = (event: MarketEvent, sendOptions: { partition?: number } = {}): Promise<DeliveryReport> => {
+    try {
+      if (closed) throw new KandleError('DELIVERY_FAILED', 'producer is closed');
+      const topic = event.kind === 'ticker' ? topics.tickers : topics.trades;
+      const value = event.kind === 'ticker' ? encoders.ticker.encode(event.ticker) : encoders.trade.encode(event.trade);
+      const partition = sendOptions.partition ?? null;
+      if (partition === null && partitioning !== 'key-hash')
+        return partitionFor(event, topic, partitioning).then((p) => produce(event, topic, value, p));
+      return produce(event, topic, value, partition);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   };
 
   return {

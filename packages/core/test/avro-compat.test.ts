@@ -145,6 +145,21 @@ describe('Avro wire compatibility with @confluentinc/schemaregistry', () => {
     expect(ours.toString('hex')).toBe(theirs.toString('hex'));
   });
 
+  it('one encoder writes records larger than its scratch buffer, and smaller ones after, like AvroSerializer', async () => {
+    const encoder = createAvroEncoder<Ticker>(JSON.parse(tickerAvsc), ids.tickers);
+    const serializer = new AvroSerializer(client, SerdeType.VALUE, { useSchemaId: ids.tickers });
+    for (const record of [ticker({}), ticker({ symbol: `t${'X'.repeat(5000)}USD` }), ticker({ symbol: 'tETHUSD' })]) {
+      const theirs = await serializer.serialize('tickers', { ...record });
+      const ours = encoder.encode(record);
+      expect(ours.toString('hex')).toBe(theirs.toString('hex'));
+    }
+    // Each call returns its own copy: a later encode never changes an earlier result.
+    const first = encoder.encode(ticker({ symbol: 'tBTCUSD' }));
+    const before = first.toString('hex');
+    encoder.encode(ticker({ symbol: 'tSOLUSD' }));
+    expect(first.toString('hex')).toBe(before);
+  });
+
   it('a different schema id changes only the 4 id bytes', async () => {
     const record = ticker({});
     const a = createAvroEncoder<Ticker>(JSON.parse(tickerAvsc), ids.tickers).encode(record);

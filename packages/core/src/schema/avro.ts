@@ -103,15 +103,24 @@ export interface AvroEncoder<T> {
 /** Builds an encoder for `schema` registered as `schemaId`. */
 export function createAvroEncoder<T>(schema: object, schemaId: number): AvroEncoder<T> {
   const type = avro.Type.forSchema(schema as avro.Schema);
-  const header = Buffer.alloc(HEADER_BYTES);
-  header.writeUInt8(MAGIC_BYTE, 0);
-  header.writeUInt32BE(schemaId, 1);
+  // Records are written behind the header in one reused scratch buffer, then copied out once: toBuffer plus a
+  // header concat cost two allocations and two copies per record, measurable in producer throughput.
+  let scratch = Buffer.allocUnsafe(1024);
+  scratch.writeUInt8(MAGIC_BYTE, 0);
+  scratch.writeUInt32BE(schemaId, 1);
   return {
     schemaId,
     encode(value) {
-      // avsc's toBuffer validates types as it writes; a wrong field type throws here, before Kafka.
-      const body = type.toBuffer(value);
-      return Buffer.concat([header, body], HEADER_BYTES + body.length);
+      // avsc checks types as it writes; a wrong field type throws here, before Kafka.
+      let end = type.encode(value, scratch, HEADER_BYTES);
+      if (end < 0) {
+        // Too small: avsc returns minus the bytes missing.
+        const grown = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
+        scratch.copy(grown, 0, 0, HEADER_BYTES);
+        scratch = grown;
+        end = type.encode(value, scratch, HEADER_BYTES);
+      }
+      return Buffer.from(scratch.subarray(0, end));
     },
   };
 }
