@@ -27,8 +27,10 @@ export async function benchSerde(stack, { topic, records, serdeMs, log }) {
 
   const encoder = createAvroEncoder(tickerSchema, schemaId);
   const decoder = createAvroDecoder(handle, tickerSchema, valueSubject(topic));
-  // A request timeout, so a registry that never answers fails the run instead of hanging it.
-  const client = new SchemaRegistryClient({ baseURLs: [stack.registryUrl], timeout: 10_000 });
+  // A request timeout, so a registry that never answers fails the run instead of hanging it (the client reads it
+  // from createAxiosDefaults only; a top-level `timeout` is ignored). Apicurio once left AvroSerializer's
+  // `associations` lookup unanswered.
+  const client = new SchemaRegistryClient({ baseURLs: [stack.registryUrl], createAxiosDefaults: { timeout: 10_000 } });
   const serializer = new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true });
   const deserializer = new AvroDeserializer(client, SerdeType.VALUE, {});
   const kafkajs = new KafkaJsRegistry({ host: stack.registryUrl });

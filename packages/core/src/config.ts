@@ -55,8 +55,16 @@ export interface RegistryConnection {
   /** Base URL. Default `$SCHEMA_REGISTRY_URL`. */
   url?: string;
   auth?: { basic: { username: string; password: string } } | { bearer: { token: string } };
-  /** Per-request timeout. Default 10000 ms. */
+  /**
+   * Time budget of one registry call, its retries included: a registry that accepts the connection and never
+   * answers fails the call with `RegistryUnreachableError` after this long instead of hanging it. Default 10000 ms.
+   */
   timeoutMs?: number;
+  /**
+   * Retries, within `timeoutMs`, of a request that failed on the network or got 429/5xx, with jittered
+   * exponential backoff (1 s base). A request that timed out is not retried. Default 3.
+   */
+  retries?: number;
 }
 
 /** Resolved Kafka connection with defaults applied. */
@@ -117,9 +125,13 @@ export function resolveKafkaConnection(connection: KafkaConnection = {}): Resolv
 export interface ResolvedRegistryConnection {
   url: string;
   timeoutMs: number;
+  retries: number;
   clientConfig: {
     baseURLs: string[];
-    timeout: number;
+    // @confluentinc/schemaregistry takes the request timeout only through its axios defaults; a top-level
+    // `timeout` is silently ignored (and a silent registry then hung every call).
+    createAxiosDefaults: { timeout: number };
+    maxRetries: number;
     basicAuthCredentials?: { credentialsSource: 'USER_INFO'; userInfo: string };
     bearerAuthCredentials?: { credentialsSource: 'STATIC_TOKEN'; token: string };
     cacheCapacity: number;
@@ -136,9 +148,13 @@ export function resolveRegistryConnection(connection: RegistryConnection = {}): 
     throw new ConfigError(`registry.url "${url}" is not a URL`);
   }
   const timeoutMs = connection.timeoutMs ?? 10_000;
+  if (!(timeoutMs > 0)) throw new ConfigError('registry.timeoutMs must be > 0');
+  const retries = connection.retries ?? 3;
+  if (!Number.isInteger(retries) || retries < 0) throw new ConfigError('registry.retries must be an integer ≥ 0');
   const clientConfig: ResolvedRegistryConnection['clientConfig'] = {
     baseURLs: [url],
-    timeout: timeoutMs,
+    createAxiosDefaults: { timeout: timeoutMs },
+    maxRetries: retries,
     cacheCapacity: 1000,
   };
   const auth = connection.auth;
@@ -150,7 +166,7 @@ export function resolveRegistryConnection(connection: RegistryConnection = {}): 
   } else if (auth && 'bearer' in auth) {
     clientConfig.bearerAuthCredentials = { credentialsSource: 'STATIC_TOKEN', token: auth.bearer.token };
   }
-  return { url, timeoutMs, clientConfig };
+  return { url, timeoutMs, retries, clientConfig };
 }
 
 /** A printable view of librdkafka settings with every credential replaced by `[redacted]`. */
