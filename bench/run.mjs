@@ -67,11 +67,12 @@ async function main() {
       rounds: settings.rounds,
       log,
     });
-    log(`end to end at ${settings.e2eRate} rec/s for ${settings.e2eSeconds} s`);
+    log(`end to end at ${settings.e2eRate} rec/s for ${settings.e2eSeconds} s × ${settings.rounds} rounds`);
     results.endToEnd = await benchEndToEnd(stack, {
       rate: settings.e2eRate,
       seconds: settings.e2eSeconds,
       symbols: settings.symbols,
+      rounds: settings.rounds,
       log,
     });
   } finally {
