@@ -1,9 +1,8 @@
 // Admin: creates and validates topics, and describes topics and groups for the dashboard and tests.
-import { KafkaJS } from '@confluentinc/kafka-javascript';
 import { Kafka as PureKafka, logLevel as pureLogLevel, type SASLOptions } from 'kafkajs';
 import { type KafkaConnection, resolveKafkaConnection } from './config';
 import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
-import { Producer } from './rdkafka';
+import { loadNativeClient, type Producer } from './rdkafka';
 
 /** What a topic should look like. */
 export interface TopicSpec {
@@ -95,6 +94,7 @@ const GROUP_STATE_NAMES = ['Unknown', 'PreparingRebalance', 'CompletingRebalance
 /** Connects an admin client; throws `BrokerUnreachableError` when no broker answers within `connectTimeoutMs`. */
 export async function createKafkaAdmin(connection: KafkaConnection = {}): Promise<KafkaAdmin> {
   const resolved = resolveKafkaConnection(connection);
+  const { KafkaJS, RdKafka } = await loadNativeClient();
   const kafka = new KafkaJS.Kafka({ ...resolved.rdkafka, kafkaJS: { logLevel: KafkaJS.logLevel.NOTHING } } as never);
   const admin = kafka.admin();
   await withTimeout(
@@ -137,10 +137,10 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
 
   // Metadata through a plain librdkafka handle: the KafkaJS-compatible admin's fetchTopicMetadata times out for as
   // long as any broker of the cluster is down, exactly when a dashboard or a failover test needs the ISR.
-  let metadataClient: Promise<InstanceType<typeof Producer>> | undefined;
+  let metadataClient: Promise<Producer> | undefined;
   const metadataHandle = () => {
     metadataClient ??= new Promise((resolve, reject) => {
-      const handle = new Producer({ ...resolved.rdkafka, log_level: 0 } as never);
+      const handle = new RdKafka.Producer({ ...resolved.rdkafka, log_level: 0 } as never);
       handle.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
         err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(handle),
       );

@@ -1,5 +1,5 @@
 // Consumer: Kafka records → decoded ticks/trades → candles, committing offsets only after the handler acknowledged them.
-import { CODES, KafkaConsumer, type Message, Producer as RdProducer } from './rdkafka';
+import { loadNativeClient, type Message } from './rdkafka';
 import { createKafkaAdmin } from './admin';
 import type { Assignor, TopicPartition } from './assignors/types';
 import { createCandleAggregator, type CandleAggregator } from './candles/aggregator';
@@ -205,6 +205,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
       decoder: createAvroDecoder<Trade>(registry, tradeSchema, valueSubject(topics.trades)),
     });
 
+  const { CODES, KafkaConsumer, Producer: RdProducer } = (await loadNativeClient()).RdKafka;
   const dlq = new RdProducer({
     ...resolved.rdkafka,
     'client.id': `${clientId}-dlq`,

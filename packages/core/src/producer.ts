@@ -1,5 +1,5 @@
 // Producer: market events → Avro (Confluent framing) → Kafka with acks=all, idempotence and Java-compatible keys.
-import { CODES, Producer as RdProducer } from './rdkafka';
+import { loadNativeClient, nativeCodes } from './rdkafka';
 import { type KafkaConnection, type RegistryConnection, resolveKafkaConnection } from './config';
 import {
   BrokerUnreachableError,
@@ -118,6 +118,7 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
   } satisfies Record<string, AvroEncoder<never>>;
 
   const statsMs = options.statisticsIntervalMs ?? 0;
+  const { Producer: RdProducer, CODES } = (await loadNativeClient()).RdKafka;
   const producer = new RdProducer({
     // murmur2_random is the Java client's partitioner; librdkafka's default (consistent_random, CRC32) is not.
     partitioner: 'murmur2_random',
@@ -294,16 +295,14 @@ function isRegistryHandle(value: unknown): value is SchemaRegistryHandle {
   return !!value && typeof (value as SchemaRegistryHandle).register === 'function';
 }
 
-const NOT_ENOUGH_REPLICAS_CODES = new Set<number>([
-  CODES.ERRORS.ERR_NOT_ENOUGH_REPLICAS,
-  CODES.ERRORS.ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-]);
-
 /** Maps a librdkafka error to kandle's typed errors. */
 export function deliveryError(err: unknown, topic: string, partition: number): KandleError {
   const code = (err as { code?: number }).code;
   const message = (err as Error)?.message ?? String(err);
-  if ((code !== undefined && NOT_ENOUGH_REPLICAS_CODES.has(code)) || /not enough (in-sync )?replicas/i.test(message)) {
+  const CODES = nativeCodes();
+  const notEnoughReplicas =
+    code === CODES.ERRORS.ERR_NOT_ENOUGH_REPLICAS || code === CODES.ERRORS.ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+  if (notEnoughReplicas || /not enough (in-sync )?replicas/i.test(message)) {
     return new NotEnoughReplicasError(topic, err);
   }
   if (code === CODES.ERRORS.ERR__UNKNOWN_TOPIC || code === CODES.ERRORS.ERR_UNKNOWN_TOPIC_OR_PART)

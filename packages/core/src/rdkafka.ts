@@ -1,7 +1,45 @@
-// Native client: the one place that loads librdkafka's bindings, through the named export Node's ESM loader sees.
-import { RdKafka } from '@confluentinc/kafka-javascript';
+// Native client: the one place that loads librdkafka's bindings, on first use rather than on import.
+import type * as KafkaJavascript from '@confluentinc/kafka-javascript';
+import { KandleError } from './errors';
 
 export type { Message } from '@confluentinc/kafka-javascript';
-export const { CODES, KafkaConsumer, Producer } = RdKafka;
-export type KafkaConsumer = InstanceType<typeof RdKafka.KafkaConsumer>;
-export type Producer = InstanceType<typeof RdKafka.Producer>;
+type NativeModule = typeof KafkaJavascript;
+export type KafkaConsumer = InstanceType<NativeModule['RdKafka']['KafkaConsumer']>;
+export type Producer = InstanceType<NativeModule['RdKafka']['Producer']>;
+/** librdkafka's error codes (`CODES.ERRORS`), available once {@link loadNativeClient} resolved. */
+export type NativeCodes = NativeModule['RdKafka']['CODES'];
+
+let native: NativeModule | undefined;
+let loading: Promise<NativeModule> | undefined;
+
+/**
+ * Loads `@confluentinc/kafka-javascript` (a nan addon) the first time a Kafka client is created. Importing
+ * `@kandle/core` stays free of it, so the pure parts (assignors, candles, sources, Avro) run where the addon
+ * cannot load: Deno, bundlers, browsers' test runners, machines whose native build failed.
+ */
+export function loadNativeClient(): Promise<NativeModule> {
+  loading ??= import('@confluentinc/kafka-javascript').then(
+    (module) => {
+      // Node's ESM loader exposes the CommonJS exports both as named exports and as `default`.
+      const exports = ('RdKafka' in module ? module : (module as { default: NativeModule }).default) as NativeModule;
+      native = exports;
+      return exports;
+    },
+    (e: unknown) => {
+      loading = undefined;
+      throw new KandleError(
+        'CONFIG_INVALID',
+        `the native Kafka client (@confluentinc/kafka-javascript) could not be loaded: ${(e as Error)?.message ?? e}. ` +
+          'Run `npm run setup` to build it; the pure parts of @kandle/core work without it.',
+        { cause: e },
+      );
+    },
+  );
+  return loading;
+}
+
+/** librdkafka's codes; only called on paths that run after a client was created (so the module is loaded). */
+export function nativeCodes(): NativeCodes {
+  if (!native) throw new KandleError('CONFIG_INVALID', 'the native Kafka client is used before it was loaded');
+  return native.RdKafka.CODES;
+}
