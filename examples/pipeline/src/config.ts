@@ -12,6 +12,12 @@ import {
 /** Where market data comes from. `bitfinex` needs the internet; the other two run offline. */
 export type SourceKind = 'synthetic' | 'replay' | 'bitfinex';
 
+/**
+ * Which local stack the job uses when `KAFKA_BROKERS` is unset: `auto` (a running JVM stack, else the Docker Compose
+ * stack when Docker answers, else new JVMs), `jvm` (never touches Docker) or `compose` (Docker required).
+ */
+export type StackMode = 'auto' | 'jvm' | 'compose';
+
 /** The consumer-group strategies librdkafka runs natively (custom assignors: see examples/custom-assignor). */
 export type NativeAssignment = 'range' | 'roundrobin' | 'cooperative-sticky';
 
@@ -28,6 +34,8 @@ export interface PipelineConfig {
   kafkaBrokers: string | undefined;
   /** `SCHEMA_REGISTRY_URL`; set together with `KAFKA_BROKERS`. */
   schemaRegistryUrl: string | undefined;
+  /** `KANDLE_STACK`, default `auto`: how the local stack is picked when the two above are unset. */
+  stackMode: StackMode;
   /** `KANDLE_SOURCE`, default `synthetic`. */
   source: SourceKind;
   /** `KANDLE_SYMBOLS`, default the eight most popular USD pairs. */
@@ -56,6 +64,7 @@ export interface PipelineConfig {
 
 /** The defaults, as strings exactly like they would appear in the environment (`.env.example` repeats them). */
 export const CONFIG_DEFAULTS = {
+  KANDLE_STACK: 'auto',
   KANDLE_SOURCE: 'synthetic',
   KANDLE_SYMBOLS: TOP_SYMBOLS.join(','),
   KANDLE_SPEED: '1',
@@ -69,6 +78,7 @@ export const CONFIG_DEFAULTS = {
   INFLUX_DATABASE: 'kandle',
 } as const;
 
+const STACK_MODES: readonly StackMode[] = ['auto', 'jvm', 'compose'];
 const SOURCES: readonly SourceKind[] = ['synthetic', 'replay', 'bitfinex'];
 const ASSIGNMENTS: readonly NativeAssignment[] = ['range', 'roundrobin', 'cooperative-sticky'];
 const TRADING_SYMBOL = /^t[A-Z0-9:]+$/;
@@ -112,6 +122,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   // Half a connection is a mistake, not a reason to start a private stack next to the user's cluster.
   if (!kafkaBrokers !== !schemaRegistryUrl)
     problems.push('KAFKA_BROKERS and SCHEMA_REGISTRY_URL go together: set both, or neither to use the local stack');
+  const stackMode = oneOf('KANDLE_STACK', STACK_MODES);
+  // Asking for a particular local stack and naming a cluster at the same time is ambiguous: say so instead of guessing.
+  if (stackMode !== 'auto' && (kafkaBrokers || schemaRegistryUrl))
+    problems.push(
+      `KANDLE_STACK=${stackMode} chooses a local stack, but KAFKA_BROKERS/SCHEMA_REGISTRY_URL name a cluster: unset one or the other`,
+    );
 
   const source = oneOf('KANDLE_SOURCE', SOURCES);
 
@@ -174,6 +190,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return {
     kafkaBrokers,
     schemaRegistryUrl,
+    stackMode,
     source,
     symbols,
     speed,

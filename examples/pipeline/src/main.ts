@@ -36,7 +36,7 @@ async function main(): Promise<number> {
     console.error(describe(e));
     code = 1;
   }
-  if (stack.origin === 'started') console.log('stopping the brokers and registry started for this run…');
+  if (stack.stopNotice) console.log(stack.stopNotice);
   await stack.stop();
   console.log('stopped');
   return code;

@@ -25,7 +25,7 @@ import { createKafkaViewer } from './kafka-view';
 import { type PageServer, startPageServer } from './server';
 
 /** Options of {@link startPipeline}: the configuration with the Kafka stack resolved, plus tuning knobs. */
-export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | 'schemaRegistryUrl'> {
+export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | 'schemaRegistryUrl' | 'stackMode'> {
   kafkaBrokers: string;
   schemaRegistryUrl: string;
   /** Partitions per topic. Default 2 (the seed's). */

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       kafkaBrokers: undefined,
       schemaRegistryUrl: undefined,
+      stackMode: 'auto',
       source: 'synthetic',
       symbols: [...TOP_SYMBOLS],
       speed: 1,
@@ -82,6 +83,10 @@ describe('loadConfig', () => {
     });
   });
 
+  it.each(['auto', 'jvm', 'compose'] as const)('reads KANDLE_STACK=%s', (mode) => {
+    expect(loadConfig({ KANDLE_STACK: mode }).stackMode).toBe(mode);
+  });
+
   it('accepts a fractional speed', () => {
     expect(loadConfig({ KANDLE_SPEED: '0.5' }).speed).toBe(0.5);
   });
@@ -103,6 +108,9 @@ describe('loadConfig', () => {
     [{ KANDLE_ASSIGNMENT: 'sticky' }, /KANDLE_ASSIGNMENT=sticky must be one of range, roundrobin, cooperative-sticky/],
     [{ KANDLE_TICKERS_TOPIC: 'my topic' }, /KANDLE_TICKERS_TOPIC=my topic is not a valid topic name/],
     [{ KANDLE_TRADES_TOPIC: 'tickers' }, /KANDLE_TICKERS_TOPIC and KANDLE_TRADES_TOPIC must differ/],
+    [{ KANDLE_STACK: 'docker' }, /KANDLE_STACK=docker must be one of auto, jvm, compose/],
+    [{ ...STACK, KANDLE_STACK: 'compose' }, /KANDLE_STACK=compose chooses a local stack, but KAFKA_BROKERS/],
+    [{ ...STACK, KANDLE_STACK: 'jvm' }, /KANDLE_STACK=jvm chooses a local stack/],
     [{ KAFKA_BROKERS: '127.0.0.1:19092' }, /KAFKA_BROKERS and SCHEMA_REGISTRY_URL go together/],
     [{ SCHEMA_REGISTRY_URL: STACK.SCHEMA_REGISTRY_URL }, /go together/],
     [{ ...STACK, KAFKA_BROKERS: 'localhost' }, /KAFKA_BROKERS: kafka.brokers entry "localhost" is not host:port/],

@@ -288,7 +288,8 @@ describe('the live page of examples/pipeline', () => {
 });
 
 describe('resolveStack without KAFKA_BROKERS', () => {
-  it('reuses a healthy stack recorded by npm run stack:up instead of starting one', async () => {
+  // auto finds the JVM stack before it would ask Docker; jvm never asks Docker at all.
+  it.each(['auto', 'jvm'])('KANDLE_STACK=%s reuses a healthy stack recorded by npm run stack:up', async (mode) => {
     const stackFile = join(mkdtempSync(join(tmpdir(), 'kandle-stack-')), 'stack.json');
     // The test cluster stands in for the stack; this process's pid stands in for the registry JVM (it is alive).
     const record = {
@@ -296,9 +297,10 @@ describe('resolveStack without KAFKA_BROKERS', () => {
       registry: { url: inject('schemaRegistryUrl'), pid: process.pid },
     };
     writeFileSync(stackFile, JSON.stringify(record));
-    const stack = await resolveStack(loadConfig({}), { stackFile, log: () => {} });
+    const stack = await resolveStack(loadConfig({ KANDLE_STACK: mode }), { stackFile, log: () => {} });
     expect(stack).toMatchObject({
       origin: 'stack',
+      stopNotice: undefined,
       brokers: inject('kafkaBrokers'),
       registryUrl: inject('schemaRegistryUrl'),
     });
