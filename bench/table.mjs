@@ -34,6 +34,19 @@ export function buildRows(results) {
         vsKafkajs >= 2,
       ),
     );
+    // For information: KafkaJS paying for idempotence as kandle does (compression still spared).
+    if (p.kafkajsIdempotent) {
+      rows.push(
+        row(
+          'producer rec/s vs KafkaJS idempotent (info)',
+          int(p.kandle.recordsPerSecond),
+          int(p.kafkajsIdempotent.recordsPerSecond),
+          p.kandle.recordsPerSecond / p.kafkajsIdempotent.recordsPerSecond,
+          '',
+          null,
+        ),
+      );
+    }
     for (const [label, peer] of [
       ['raw librdkafka', p.raw],
       ['KafkaJS', p.kafkajs],
