@@ -98,7 +98,12 @@ function installExitHook(): void {
   };
   process.on('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    // Prepended, so it sees every other handler still registered. A program with its own handler (the pipeline's
+    // graceful shutdown: drain, commit, then stop the brokers) keeps the signal: killing the JVMs here would cut
+    // its drain short, and the exit hook still kills whatever is left when the process ends. Without one, do what
+    // Node does by default on the signal (exit), after killing the JVMs.
+    process.prependListener(signal, () => {
+      if (process.listenerCount(signal) > 1) return;
       killAll();
       process.exit(130);
     });
@@ -118,7 +123,10 @@ export function spawnJava(options: JavaProcessOptions): number {
   const fd = openSync(options.logFile, 'a');
   const child = spawn(javaBinary(), options.args, {
     stdio: ['ignore', fd, fd],
-    detached: options.detached ?? false,
+    // Always its own process group: a terminal's Ctrl-C then reaches only the Node program, which stops the JVMs
+    // after its own drain. In the program's group, the brokers died under a pipeline still flushing and committing
+    // (Ctrl-C took 30 s of timeouts). Without `detached`, the exit hook below still kills them with the program.
+    detached: true,
     env: { ...process.env, ...options.env },
   });
   closeSync(fd);
