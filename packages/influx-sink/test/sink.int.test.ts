@@ -2,40 +2,15 @@ import type { CandleUpdate } from '@kandle/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInfluxSink, type InfluxSink, type InfluxSinkOptions } from '../src/index';
 import { candleSeries, T0, ticker, trade, update } from './support/fixtures';
-import { chooseServers, epochMs, type LineProtocolServer, waitForCount } from './support/servers';
+import { chooseServers, type LineProtocolServer, waitForCount } from './support/servers';
+import { asStored, type StoredCandle, storedCandles as storedOf } from './support/stored-candles';
 
 // Real-server proof of the write path, once per server: QuestDB (always) accepts InfluxDB line protocol on
 // /api/v2/write, the endpoint the influxdb3 client posts to, and answers SQL on /exec; InfluxDB 3 Core (in Docker via
 // testcontainers, when an engine is reachable) is the real target. Everything written is read back independently.
 const choices = await chooseServers();
 
-interface StoredCandle {
-  symbol: string;
-  interval: string;
-  source: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  count: number;
-  start: number;
-}
-
-function expected(updates: readonly CandleUpdate[]): StoredCandle[] {
-  return updates.map(({ candle: c }) => ({
-    symbol: c.symbol,
-    interval: c.interval,
-    source: c.source,
-    open: c.open,
-    high: c.high,
-    low: c.low,
-    close: c.close,
-    volume: c.volume,
-    count: c.count,
-    start: c.start,
-  }));
-}
+const expected = (updates: readonly CandleUpdate[]): StoredCandle[] => asStored(updates.map((u) => u.candle));
 
 // A loop rather than describe.each: each server's block is skipped (or not) on its own.
 for (const choice of choices) {
@@ -67,24 +42,7 @@ for (const choice of choices) {
       return sink;
     }
 
-    // `interval` and `count` are SQL keywords: quoted, both servers read them as plain column names.
-    async function storedCandles(symbol: string): Promise<StoredCandle[]> {
-      const rows = await server.query(
-        `SELECT symbol, "interval", source, open, high, low, close, volume, "count", ${server.timeColumn} AS start FROM candles WHERE symbol = '${symbol}' ORDER BY "interval", ${server.timeColumn}`,
-      );
-      return rows.map((row) => ({
-        symbol: row.symbol as string,
-        interval: row.interval as string,
-        source: row.source as string,
-        open: row.open as number,
-        high: row.high as number,
-        low: row.low as number,
-        close: row.close as number,
-        volume: row.volume as number,
-        count: row.count as number,
-        start: epochMs(row.start),
-      }));
-    }
+    const storedCandles = (symbol: string) => storedOf(server, symbol);
 
     const countOf = (symbol: string) => `SELECT count(*) AS n FROM candles WHERE symbol = '${symbol}'`;
 

@@ -1,0 +1,53 @@
+// Test read-back: the candles a server stored, in the same shape as the candles kandle computed, to compare equal.
+import type { Candle } from '@kandle/core';
+import { epochMs, type LineProtocolServer } from './servers';
+
+/** The stored fields of one candle row. */
+export interface StoredCandle {
+  symbol: string;
+  interval: string;
+  source: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  count: number;
+  start: number;
+}
+
+/** The rows of `symbol` in the `candles` measurement, ordered by interval, then start. */
+export async function storedCandles(server: LineProtocolServer, symbol: string): Promise<StoredCandle[]> {
+  // `interval` and `count` are SQL keywords: quoted, both servers read them as plain column names.
+  const rows = await server.query(
+    `SELECT symbol, "interval", source, open, high, low, close, volume, "count", ${server.timeColumn} AS start FROM candles WHERE symbol = '${symbol}' ORDER BY "interval", ${server.timeColumn}`,
+  );
+  return rows.map((row) => ({
+    symbol: row.symbol as string,
+    interval: row.interval as string,
+    source: row.source as string,
+    open: row.open as number,
+    high: row.high as number,
+    low: row.low as number,
+    close: row.close as number,
+    volume: row.volume as number,
+    count: row.count as number,
+    start: epochMs(row.start),
+  }));
+}
+
+/** What storing `candles` should read back as. */
+export function asStored(candles: readonly Candle[]): StoredCandle[] {
+  return candles.map((c) => ({
+    symbol: c.symbol,
+    interval: c.interval,
+    source: c.source,
+    open: c.open,
+    high: c.high,
+    low: c.low,
+    close: c.close,
+    volume: c.volume,
+    count: c.count,
+    start: c.start,
+  }));
+}
