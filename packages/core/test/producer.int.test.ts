@@ -1,5 +1,5 @@
 // Producer proof on the real cluster: Avro framing, acks=all, Java-compatible key-hash, the three partitionings.
-import { AvroDeserializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
+import { AvroDeserializer, SerdeType } from '@confluentinc/schemaregistry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import {
@@ -13,6 +13,7 @@ import {
   UnknownTopicError,
 } from '../src/index';
 import { uniqueName } from '../../../test/support/cluster';
+import { byTopicName, confluentClient } from './support/confluent-serde';
 
 const brokers = inject('kafkaBrokers');
 const registryUrl = inject('schemaRegistryUrl');
@@ -99,8 +100,10 @@ describe('createCryptoProducer', () => {
     await consumer.disconnect();
     expect(value[0]).toBe(0);
     expect(value.readUInt32BE(1)).toBe(producer.schemaIds.tickers);
-    const client = new SchemaRegistryClient({ baseURLs: [registryUrl] });
-    const decoded = await new AvroDeserializer(client, SerdeType.VALUE, {}).deserialize(topics.tickers, value);
+    const decoded = await new AvroDeserializer(confluentClient(registryUrl), SerdeType.VALUE, byTopicName).deserialize(
+      topics.tickers,
+      value,
+    );
     expect(decoded).toEqual(sent);
   });
 

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ticker } from '../src/schema/types.generated';
 import { isAlive, sleep } from '../src/testing/jvm';
 import { type SchemaRegistry, startSchemaRegistry } from '../src/testing/schema-registry';
+import { byTopicName, confluentClient } from './support/confluent-serde';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
 const tickerAvsc = readFileSync(join(repoRoot, 'schemas', 'ticker.avsc'), 'utf8');
@@ -45,7 +46,7 @@ describe('local Confluent-compatible schema registry (Apicurio)', () => {
 
   beforeAll(async () => {
     registry = await startSchemaRegistry({ port: 0 });
-    client = new SchemaRegistryClient({ baseURLs: [registry.url] });
+    client = confluentClient(registry.url);
   });
 
   afterAll(async () => {
@@ -85,10 +86,10 @@ describe('local Confluent-compatible schema registry (Apicurio)', () => {
   });
 
   it('round-trips through AvroSerializer/AvroDeserializer with autoRegisterSchemas', async () => {
-    const serializer = new AvroSerializer(client, SerdeType.VALUE, { autoRegisterSchemas: true });
+    const serializer = new AvroSerializer(client, SerdeType.VALUE, { autoRegisterSchemas: true, ...byTopicName });
     // A fresh client so the deserializer really fetches the writer schema from the registry, not a shared cache.
-    const reader = new SchemaRegistryClient({ baseURLs: [registry.url] });
-    const deserializer = new AvroDeserializer(reader, SerdeType.VALUE, {});
+    const reader = confluentClient(registry.url);
+    const deserializer = new AvroDeserializer(reader, SerdeType.VALUE, byTopicName);
     const value = { symbol: 'tETHUSD', trades: 42, open: true };
 
     const bytes = await serializer.serialize('auto-registered', value);
@@ -102,9 +103,9 @@ describe('local Confluent-compatible schema registry (Apicurio)', () => {
   it('round-trips a Ticker exactly with the registered ticker.avsc (useLatestVersion)', async () => {
     // autoRegisterSchemas infers the schema from the value (numbers become float): use the real schema instead.
     await client.register('tickers-value', { schemaType: 'AVRO', schema: tickerAvsc });
-    const serializer = new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true });
-    const reader = new SchemaRegistryClient({ baseURLs: [registry.url] });
-    const deserializer = new AvroDeserializer(reader, SerdeType.VALUE, {});
+    const serializer = new AvroSerializer(client, SerdeType.VALUE, { useLatestVersion: true, ...byTopicName });
+    const reader = confluentClient(registry.url);
+    const deserializer = new AvroDeserializer(reader, SerdeType.VALUE, byTopicName);
 
     const bytes = await serializer.serialize('tickers', sampleTicker);
     expect({ ...(await deserializer.deserialize('tickers', bytes)) }).toEqual(sampleTicker);
