@@ -7,7 +7,7 @@ import {
   AvroDeserializer,
   AvroSerializer,
   Compatibility,
-  SchemaRegistryClient,
+  type SchemaRegistryClient,
   SerdeType,
 } from '@confluentinc/schemaregistry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
