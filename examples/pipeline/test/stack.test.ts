@@ -54,61 +54,56 @@ async function choose(mode: StackMode, observed: { jvmStackRunning: boolean; doc
 }
 
 describe('chooseStack', () => {
-  it('auto: configured addresses win, and nothing else is looked at', async () => {
-    expect(await choose('auto', { env: true, jvmStackRunning: true, docker: DOCKER_OK })).toEqual({
-      choice: 'env',
-      jvmAsked: 0,
-      dockerAsked: 0,
+  // jvmAsked / dockerAsked: how often each observation was made (0: never looked at).
+  const cases = [
+    {
+      title: 'auto: configured addresses win, and nothing else is looked at',
+      mode: 'auto',
+      observed: { env: true, jvmStackRunning: true, docker: DOCKER_OK },
+      expected: { choice: 'env', jvmAsked: 0, dockerAsked: 0 },
+    },
+    {
+      title: 'auto: a running JVM stack comes before Docker, which is not even asked',
+      mode: 'auto',
+      observed: { jvmStackRunning: true, docker: DOCKER_OK },
+      expected: { choice: 'stack', jvmAsked: 1, dockerAsked: 0 },
+    },
+    {
+      title: 'auto: no JVM stack and Docker answering → the compose stack',
+      mode: 'auto',
+      observed: { jvmStackRunning: false, docker: DOCKER_OK },
+      expected: { choice: 'compose', jvmAsked: 1, dockerAsked: 1 },
+    },
+    {
+      title: 'auto: no JVM stack and no Docker → JVMs started now',
+      mode: 'auto',
+      observed: { jvmStackRunning: false, docker: DOCKER_MISSING },
+      expected: { choice: 'started', jvmAsked: 1, dockerAsked: 1 },
+    },
+    {
+      title: 'jvm: reuses a running JVM stack and never asks Docker',
+      mode: 'jvm',
+      observed: { jvmStackRunning: true, docker: DOCKER_OK },
+      expected: { choice: 'stack', jvmAsked: 1, dockerAsked: 0 },
+    },
+    {
+      title: 'jvm: starts JVMs even when Docker would answer, and never asks it',
+      mode: 'jvm',
+      observed: { jvmStackRunning: false, docker: DOCKER_OK },
+      expected: { choice: 'started', jvmAsked: 1, dockerAsked: 0 },
+    },
+    {
+      title: 'compose: uses compose even when a JVM stack runs, without looking at it',
+      mode: 'compose',
+      observed: { jvmStackRunning: true, docker: DOCKER_OK },
+      expected: { choice: 'compose', jvmAsked: 0, dockerAsked: 1 },
+    },
+  ] as const;
+  for (const { title, mode, observed, expected } of cases) {
+    it(title, async () => {
+      expect(await choose(mode, observed)).toEqual(expected);
     });
-  });
-
-  it('auto: a running JVM stack comes before Docker, which is not even asked', async () => {
-    expect(await choose('auto', { jvmStackRunning: true, docker: DOCKER_OK })).toEqual({
-      choice: 'stack',
-      jvmAsked: 1,
-      dockerAsked: 0,
-    });
-  });
-
-  it('auto: no JVM stack and Docker answering → the compose stack', async () => {
-    expect(await choose('auto', { jvmStackRunning: false, docker: DOCKER_OK })).toEqual({
-      choice: 'compose',
-      jvmAsked: 1,
-      dockerAsked: 1,
-    });
-  });
-
-  it('auto: no JVM stack and no Docker → JVMs started now', async () => {
-    expect(await choose('auto', { jvmStackRunning: false, docker: DOCKER_MISSING })).toEqual({
-      choice: 'started',
-      jvmAsked: 1,
-      dockerAsked: 1,
-    });
-  });
-
-  it('jvm: reuses a running JVM stack and never asks Docker', async () => {
-    expect(await choose('jvm', { jvmStackRunning: true, docker: DOCKER_OK })).toEqual({
-      choice: 'stack',
-      jvmAsked: 1,
-      dockerAsked: 0,
-    });
-  });
-
-  it('jvm: starts JVMs even when Docker would answer, and never asks it', async () => {
-    expect(await choose('jvm', { jvmStackRunning: false, docker: DOCKER_OK })).toEqual({
-      choice: 'started',
-      jvmAsked: 1,
-      dockerAsked: 0,
-    });
-  });
-
-  it('compose: uses compose even when a JVM stack runs, without looking at it', async () => {
-    expect(await choose('compose', { jvmStackRunning: true, docker: DOCKER_OK })).toEqual({
-      choice: 'compose',
-      jvmAsked: 0,
-      dockerAsked: 1,
-    });
-  });
+  }
 
   it('compose without Docker: a ConfigError naming what is missing, no fallback', async () => {
     const failure = choose('compose', { jvmStackRunning: true, docker: DOCKER_MISSING });

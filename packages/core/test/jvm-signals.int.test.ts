@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../src/testing/jvm';
 
 const jvmModule = fileURLToPath(new URL('../src/testing/jvm.ts', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'kandle-jvm-signals-'));
@@ -72,18 +73,9 @@ function runAndInterrupt(graceful: boolean): Promise<Run> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function untilGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-  return !alive(pid);
+  for (let i = 0; i < 50 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  return !isAlive(pid);
 }
 
 describe('JVM exit hook and signals', () => {

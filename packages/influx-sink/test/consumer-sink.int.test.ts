@@ -1,4 +1,5 @@
 // Consumer → sink on real servers: Kafka records become candles in QuestDB; while it is down, commits stop, nothing is lost.
+import { isDeepStrictEqual } from 'node:util';
 import {
   type Candle,
   connectSchemaRegistry,
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/support/cluster';
 import { createInfluxSink } from '../src/index';
 import { type LineProtocolServer, startQuestDbServer } from './support/servers';
-import { asStored, storedCandles } from './support/stored-candles';
+import { asStored, type StoredCandle, storedCandles } from './support/stored-candles';
 
 const brokers = inject('kafkaBrokers');
 const registryUrl = inject('schemaRegistryUrl');
@@ -50,6 +51,8 @@ async function committed(groupId: string, topics: string[]): Promise<Map<string,
       result.set(`${topic}[${partition}]`, offset);
   return result;
 }
+
+const bySourceThenStart = (a: StoredCandle, b: StoredCandle) => a.source.localeCompare(b.source) || a.start - b.start;
 
 const total = (offsets: Map<string, number>) => [...offsets.values()].reduce((sum, o) => sum + Math.max(0, o), 0);
 
@@ -121,16 +124,9 @@ describe('createCandleConsumer → createInfluxSink → QuestDB', () => {
       await server.start();
       const expected = finalCandles(events);
       for (const symbol of SYMBOLS) {
-        const want = asStored(
-          expected
-            .filter((c) => c.symbol === symbol)
-            .sort((a, b) => a.source.localeCompare(b.source) || a.start - b.start),
-        );
-        const byStart = (rows: ReturnType<typeof asStored>) =>
-          [...rows].sort((a, b) => a.source.localeCompare(b.source) || a.start - b.start);
-        await waitFor(
-          `every ${symbol} candle stored with its final values`,
-          async () => JSON.stringify(byStart(await storedCandles(server, symbol))) === JSON.stringify(want),
+        const want = asStored(expected.filter((c) => c.symbol === symbol)).sort(bySourceThenStart);
+        await waitFor(`every ${symbol} candle stored with its final values`, async () =>
+          isDeepStrictEqual((await storedCandles(server, symbol)).sort(bySourceThenStart), want),
         );
         // Exactly once: one row per candle, whatever was replayed or retried.
         const [row] = await server.query(`SELECT count(*) AS n FROM candles WHERE symbol = '${symbol}'`);

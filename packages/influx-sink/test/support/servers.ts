@@ -80,7 +80,7 @@ export function epochMs(value: unknown): number {
  * for WAL tables declared with DEDUP UPSERT KEYS over the designated timestamp and the tag columns, so the tables are
  * created first (line protocol would otherwise auto-create them without deduplication).
  */
-export const QUESTDB_SINK_TABLES = {
+const QUESTDB_SINK_TABLES = {
   candles: `CREATE TABLE IF NOT EXISTS candles (
       symbol SYMBOL, interval SYMBOL, source SYMBOL,
       open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, count LONG,
@@ -253,11 +253,8 @@ function freePort(): Promise<number> {
 
 // ------------------------------------------------------------------------------------------------------- selection
 
-export type ServerKind = 'questdb' | 'influxdb3';
-
-/** One entry of the test matrix: a server kind, whether its tests run, and how to start it. */
+/** One entry of the test matrix: a server, whether its tests run, and how to start it. */
 export interface ServerChoice {
-  kind: ServerKind;
   /** Describe-block title; says why when the block is skipped. */
   title: string;
   enabled: boolean;
@@ -281,7 +278,7 @@ export async function chooseServers(value = process.env.KANDLE_TEST_INFLUX): Pro
   }
   const choices: ServerChoice[] = [];
   if (selection !== 'influxdb3') {
-    choices.push({ kind: 'questdb', title: 'QuestDB', enabled: true, start: startQuestDbServer });
+    choices.push({ title: 'QuestDB', enabled: true, start: startQuestDbServer });
   }
   if (selection !== 'questdb') {
     const docker = await detectDocker();
@@ -292,7 +289,6 @@ export async function chooseServers(value = process.env.KANDLE_TEST_INFLUX): Pro
       );
     }
     choices.push({
-      kind: 'influxdb3',
       title: docker.reachable
         ? `InfluxDB 3 Core (testcontainers, ${INFLUXDB3_IMAGE})`
         : 'InfluxDB 3 Core (testcontainers: no Docker engine reachable)',
@@ -307,9 +303,7 @@ export async function chooseServers(value = process.env.KANDLE_TEST_INFLUX): Pro
  * Asks testcontainers for a container runtime. Without one it rejects in milliseconds ("Could not find a working
  * container runtime strategy"); the timeout only guards against an engine socket that accepts but never answers.
  */
-export async function detectDocker(
-  timeoutMs = 5000,
-): Promise<{ reachable: true } | { reachable: false; reason: string }> {
+async function detectDocker(timeoutMs = 5000): Promise<{ reachable: true } | { reachable: false; reason: string }> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');

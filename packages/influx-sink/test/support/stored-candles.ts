@@ -2,19 +2,8 @@
 import type { Candle } from '@kandle/core';
 import { epochMs, type LineProtocolServer } from './servers';
 
-/** The stored fields of one candle row. */
-export interface StoredCandle {
-  symbol: string;
-  interval: string;
-  source: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  count: number;
-  start: number;
-}
+/** The fields a candle row stores (everything but `end`, which follows from `start` and `interval`). */
+export type StoredCandle = Omit<Candle, 'end'>;
 
 /** The rows of `symbol` in the `candles` measurement, ordered by interval, then start. */
 export async function storedCandles(server: LineProtocolServer, symbol: string): Promise<StoredCandle[]> {
@@ -24,8 +13,8 @@ export async function storedCandles(server: LineProtocolServer, symbol: string):
   );
   return rows.map((row) => ({
     symbol: row.symbol as string,
-    interval: row.interval as string,
-    source: row.source as string,
+    interval: row.interval as Candle['interval'],
+    source: row.source as Candle['source'],
     open: row.open as number,
     high: row.high as number,
     low: row.low as number,
@@ -38,16 +27,5 @@ export async function storedCandles(server: LineProtocolServer, symbol: string):
 
 /** What storing `candles` should read back as. */
 export function asStored(candles: readonly Candle[]): StoredCandle[] {
-  return candles.map((c) => ({
-    symbol: c.symbol,
-    interval: c.interval,
-    source: c.source,
-    open: c.open,
-    high: c.high,
-    low: c.low,
-    close: c.close,
-    volume: c.volume,
-    count: c.count,
-    start: c.start,
-  }));
+  return candles.map(({ end: _derived, ...stored }) => stored);
 }
