@@ -119,18 +119,13 @@ describe('chooseStack', () => {
 });
 
 describe('probeDocker', () => {
-  it('answers "no" within milliseconds when docker is not installed', async () => {
-    const started = performance.now();
+  it('answers "no" when docker is not installed', async () => {
     const probe = await probeDocker({ dockerCommand: NO_DOCKER });
-    expect(performance.now() - started).toBeLessThan(500);
     expect(probe).toEqual({ available: false, missing: `the Docker CLI (no ${NO_DOCKER} command)` });
   });
 
-  it.runIf(NO_DOCKER_ENGINE)('answers "no" quickly on this machine, which has no Docker engine', async () => {
-    const started = performance.now();
+  it.runIf(NO_DOCKER_ENGINE)('answers "no" on this machine, which has no Docker engine', async () => {
     const probe = await probeDocker();
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(1000);
     expect(probe.available).toBe(false);
     // Which piece is missing depends on what is installed: no CLI, a CLI without the compose plugin, or no engine.
     expect(probe.available === false && probe.missing).toMatch(/Docker CLI|Compose v2 plugin|Docker engine/);
@@ -162,8 +157,7 @@ describe('resolveStack', () => {
     );
   });
 
-  it('KANDLE_STACK=compose without docker installed fails at once with the clear error, not the JVM record', async () => {
-    const started = performance.now();
+  it('KANDLE_STACK=compose without docker installed fails with the clear error, not the JVM record', async () => {
     const failure = resolveStack(loadConfig({ KANDLE_STACK: 'compose' }), {
       ...silent,
       stackFile: stackFileWith('{oops'), // never read: compose does not look for the JVM stack
@@ -171,7 +165,6 @@ describe('resolveStack', () => {
     });
     await expect(failure).rejects.toThrow(ConfigError);
     await expect(failure).rejects.toThrow(/KANDLE_STACK=compose needs Docker .* missing the Docker CLI/);
-    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it.runIf(NO_DOCKER_ENGINE)('KANDLE_STACK=compose fails with the clear error on this machine', async () => {
