@@ -252,9 +252,8 @@ async function waitForSettledGroup(
   }
 }
 
-// KafkaAdmin.describeGroup currently reports librdkafka's numeric state (STABLE = 3) as "3"; accept the name too.
 function isStable(state: string): boolean {
-  return /^(stable|3)$/i.test(state);
+  return state === 'Stable';
 }
 
 function sameAssignment(a: AssignmentByClient, b: AssignmentByClient): boolean {

@@ -4,7 +4,6 @@ import {
   createKafkaAdmin,
   DEFAULT_START_PRICES,
   type KafkaAdmin,
-  type PartitionState,
   type Ticker,
   type TopicPartition,
 } from '@kandle/core';
@@ -53,26 +52,10 @@ export async function withExampleTopics<T>(
         minInsyncReplicas: spec.minInsyncReplicas ?? 2,
       });
     }
-    for (const name of [topics.tickers, topics.trades]) await waitUntilTopicIsReady(admin, name, spec.partitions);
     return await body({ admin, topics });
   } finally {
     for (const name of [topics.tickers, topics.trades]) await admin.deleteTopic(name).catch(() => undefined);
     await admin.close();
-  }
-}
-
-/**
- * Waits until every broker the admin asks knows the topic and each partition has a leader: right after creation,
- * a fresh cluster may still answer "unknown topic" for a moment, which producers and consumers would report.
- */
-async function waitUntilTopicIsReady(admin: KafkaAdmin, topic: string, partitions: number, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const listed = await admin.listTopics().catch((): string[] => []);
-    const described = listed.includes(topic) ? await admin.describeTopic(topic).catch((): PartitionState[] => []) : [];
-    if (described.length === partitions && described.every((p) => p.leader >= 0)) return;
-    if (Date.now() > deadline) throw new Error(`topic ${topic} was created but not ready within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
@@ -114,17 +97,9 @@ export function loggerOf(options: ExampleOptions): (line: string) => void {
 
 /** Records ever written to `topic`: the sum of its partitions' end offsets (what the brokers stored). */
 export async function recordsInTopic(admin: KafkaAdmin, topic: string): Promise<number> {
-  // groupLag reads the end offsets; a group that never committed just reports no committed offset. Its coordinator
-  // may still be loading ("Coordinator load in progress"), which is retriable: retry for up to ~10 s.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const partitions = await admin.groupLag(uniqueName('concepts-probe'), topic);
-      return partitions.reduce((sum, p) => sum + p.end, 0);
-    } catch (error) {
-      if (attempt >= 20) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
+  // groupLag reads the end offsets; a group that never committed just reports no committed offset.
+  const partitions = await admin.groupLag(uniqueName('concepts-probe'), topic);
+  return partitions.reduce((sum, p) => sum + p.end, 0);
 }
 
 /**

@@ -257,7 +257,7 @@ async function waitForSettledGroup(
       const owned = consumers.flatMap((c) => c.assignment());
       const settled =
         group !== undefined &&
-        /^(stable|3)$/i.test(group.state) &&
+        group.state === 'Stable' &&
         members.size === consumers.length &&
         consumers.every((c) => members.has(c.clientId)) &&
         owned.length === everyPartition.length &&

@@ -135,7 +135,7 @@ export function createKafkaViewer(options: KafkaViewerOptions): { snapshot(): Pr
       return {
         at,
         topics,
-        group: { groupId, state: groupStateName(group.state), protocol: group.protocol, members },
+        group: { groupId, state: group.state, protocol: group.protocol, members },
         rates: rates(
           at,
           producer.delivered,
@@ -151,13 +151,6 @@ export function createKafkaViewer(options: KafkaViewerOptions): { snapshot(): Pr
       };
     },
   };
-}
-
-// admin.describeGroup passes librdkafka's ConsumerGroupStates enum through as a number ("3"); show Kafka's names.
-const GROUP_STATES = ['Unknown', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead', 'Empty'];
-
-function groupStateName(state: string): string {
-  return /^\d+$/.test(state) ? (GROUP_STATES[Number(state)] ?? state) : state;
 }
 
 function round1(n: number): number {

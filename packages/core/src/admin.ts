@@ -1,8 +1,10 @@
 // Admin: creates and validates topics, and describes topics and groups for the dashboard and tests.
-import { Kafka as PureKafka, logLevel as pureLogLevel, type SASLOptions } from 'kafkajs';
 import { type KafkaConnection, resolveKafkaConnection } from './config';
 import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
+import { type GroupState, PureAdmin } from './pure-admin';
 import { loadNativeClient, type Producer } from './rdkafka';
+
+export type { GroupMemberState, GroupState } from './pure-admin';
 
 /** What a topic should look like. */
 export interface TopicSpec {
@@ -23,21 +25,6 @@ export interface PartitionState {
   leader: number;
   replicas: number[];
   isr: number[];
-}
-
-/** One group member and the partitions the coordinator assigned to it. */
-export interface GroupMemberState {
-  memberId: string;
-  clientId: string;
-  host: string;
-  assignment: Array<{ topic: string; partition: number }>;
-}
-
-export interface GroupState {
-  groupId: string;
-  state: string;
-  protocol: string;
-  members: GroupMemberState[];
 }
 
 /** Committed offset, end offset and lag of one partition for a group. */
@@ -70,14 +57,17 @@ export interface KafkaAdmin {
    * recovered from a broker outage (Kafka's `UnderReplicatedPartitions`).
    */
   underReplicatedPartitions(): Promise<Array<PartitionState & { topic: string }>>;
-  /** Members and their assignments as the group coordinator sees them. */
+  /**
+   * Members and their assignments as the group coordinator sees them; a group that does not exist is `Dead` with no
+   * members. Throws `GroupRequestError` (with `retriable`) when the coordinator cannot answer.
+   */
   describeGroup(groupId: string): Promise<GroupState>;
-  /** Committed offsets and lag per partition of `topic` for `groupId`. */
+  /** Committed offsets and lag per partition of `topic` for `groupId`. Throws `GroupRequestError`. */
   groupLag(groupId: string, topic: string): Promise<PartitionLag[]>;
   listTopics(): Promise<string[]>;
   /** Creates `topic` with the broker defaults (partitions, replication) unless it exists. */
   createTopicIfMissing(topic: string): Promise<void>;
-  /** Committed offset and commit metadata of every partition of `topic` for `groupId`. */
+  /** Committed offset (−1: none) and commit metadata of every partition of `topic` for `groupId`. Throws `GroupRequestError`. */
   committedOffsets(
     groupId: string,
     topic: string,
@@ -87,9 +77,6 @@ export interface KafkaAdmin {
   deleteTopic(topic: string): Promise<void>;
   close(): Promise<void>;
 }
-
-// librdkafka's ConsumerGroupStates enum, named as Kafka's tools print them.
-const GROUP_STATE_NAMES = ['Unknown', 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead', 'Empty'];
 
 /** Connects an admin client; throws `BrokerUnreachableError` when no broker answers within `connectTimeoutMs`. */
 export async function createKafkaAdmin(connection: KafkaConnection = {}): Promise<KafkaAdmin> {
@@ -112,24 +99,20 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     throw e instanceof KandleError ? e : new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, e);
   });
 
-  let configClient: ReturnType<PureKafka['admin']> | undefined;
-  // librdkafka's admin API in this client has no DescribeConfigs, and its CreateTopics stalls after broker
-  // restarts: KafkaJS (pure JS) reads min.insync.replicas and creates topics.
-  const pureAdmin = async () => {
-    if (!configClient) {
-      configClient = pureKafkaFor(connection, resolved.brokers).admin();
-      await configClient.connect();
-    }
-    return configClient;
-  };
+  // KafkaJS (pure JS) speaks what the native binding cannot do safely: group descriptions and offset fetches
+  // (it segfaults on their error answers), DescribeConfigs (missing) and CreateTopics (stalls after broker restarts).
+  const pure = new PureAdmin(connection, resolved.brokers, resolved.connectTimeoutMs);
+  const pureAdmin = () => pure.admin();
 
   // A created topic reaches every broker's metadata a moment later; clients started before that see "unknown topic".
-  const untilVisible = async (topic: string, partitions: number): Promise<void> => {
+  // With no `partitions`, any partition count is accepted (an existing topic is validated afterwards).
+  const untilVisible = async (topic: string, partitions?: number): Promise<void> => {
     const deadline = Date.now() + 30_000;
     let seen = 0;
     while (seen < 3) {
       const state = await describeTopic(topic).catch(() => []);
-      seen = state.length === partitions && state.every((p) => p.leader >= 0) ? seen + 1 : 0;
+      const complete = state.length > 0 && (partitions === undefined || state.length === partitions);
+      seen = complete && state.every((p) => p.leader >= 0) ? seen + 1 : 0;
       if (Date.now() > deadline) throw new UnknownTopicError(topic);
       if (seen < 3) await new Promise((r) => setTimeout(r, 100));
     }
@@ -213,6 +196,9 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
           }
         }
       }
+      // Also after "already exists": an earlier attempt that timed out may have created it a moment ago, and
+      // metadata lags behind the controller on a fresh cluster (was an UnknownTopicError in the examples).
+      await untilVisible(spec.name);
       const state = await describeTopic(spec.name);
       const differences: string[] = [];
       if (state.length !== partitions) differences.push(`partitions ${state.length} (wanted ${partitions})`);
@@ -242,46 +228,24 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
           .map((p) => ({ topic: t.name, ...p })),
       );
     },
-    async describeGroup(groupId) {
-      const { groups } = await admin.describeGroups([groupId]);
-      const group = groups[0];
-      if (!group) throw new KandleError('CONFIG_INVALID', `group "${groupId}" not found`);
-      return {
-        groupId,
-        state: GROUP_STATE_NAMES[Number(group.state)] ?? String(group.state),
-        protocol: group.protocol,
-        members: group.members
-          .map((m) => ({
-            memberId: m.memberId,
-            clientId: m.clientId,
-            host: m.clientHost,
-            assignment: (m.assignment?.topicPartitions ?? [])
-              .map((tp) => ({ topic: tp.topic, partition: tp.partition }))
-              .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
-          }))
-          .sort((a, b) => a.memberId.localeCompare(b.memberId)),
-      };
-    },
+    describeGroup: (groupId) => pure.describeGroup(groupId),
     async groupLag(groupId, topic) {
       const [committed, ends] = await Promise.all([
-        admin.fetchOffsets({ groupId, topics: [topic] }),
-        admin.fetchTopicOffsets(topic),
+        pure.committedOffsets(groupId, topic),
+        pure.endOffsets(topic, groupId),
       ]);
-      const byPartition = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-      return ends
-        .map((e) => {
-          const c = byPartition.get(e.partition);
-          const committedOffset = c === undefined || c < 0 ? null : c;
-          const end = Number(e.high);
-          return {
-            topic,
-            partition: e.partition,
-            committed: committedOffset,
-            end,
-            lag: end - (committedOffset ?? Number(e.low)),
-          };
-        })
-        .sort((a, b) => a.partition - b.partition);
+      const byPartition = new Map(committed.map((p) => [p.partition, p.offset]));
+      return ends.map((e) => {
+        const c = byPartition.get(e.partition);
+        const committedOffset = c === undefined || c < 0 ? null : c;
+        return {
+          topic,
+          partition: e.partition,
+          committed: committedOffset,
+          end: e.high,
+          lag: e.high - (committedOffset ?? e.low),
+        };
+      });
     },
     listTopics: () => admin.listTopics(),
     async createTopicIfMissing(topic) {
@@ -292,16 +256,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
         if (!/already exists/i.test(String((e as Error).message))) throw e;
       }
     },
-    async committedOffsets(groupId, topic) {
-      const result = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return (result[0]?.partitions ?? [])
-        .map((p) => ({
-          partition: p.partition,
-          offset: Number(p.offset),
-          metadata: (p as { metadata?: string | null }).metadata ?? null,
-        }))
-        .sort((a, b) => a.partition - b.partition);
-    },
+    committedOffsets: (groupId, topic) => pure.committedOffsets(groupId, topic),
     async deleteTopic(topic) {
       await admin.deleteTopics({ topics: [topic] });
     },
@@ -317,7 +272,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       const handle = await metadataClient?.catch(() => undefined);
       await Promise.all([
         admin.disconnect(),
-        configClient?.disconnect(),
+        pure.close(),
         handle && new Promise<void>((resolve) => handle.disconnect(() => resolve())),
       ]);
     },
@@ -330,29 +285,6 @@ interface NativeMetadata {
     name: string;
     partitions: Array<{ id: number; leader: number; replicas: number[]; isrs: number[] }>;
   }>;
-}
-
-function pureKafkaFor(connection: KafkaConnection, brokers: string): PureKafka {
-  const security = connection.security;
-  const sasl = security?.sasl;
-  let saslOptions: SASLOptions | undefined;
-  if (sasl && sasl.mechanism !== 'OAUTHBEARER') {
-    const mechanism = sasl.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    saslOptions = { mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
-  } else if (sasl) {
-    throw new ConfigError(
-      'ensureTopic and minInsyncReplicas with OAUTHBEARER are not supported yet (topic creation and config reads go through KafkaJS): create topics with your platform tooling',
-    );
-  }
-  return new PureKafka({
-    clientId: connection.clientId ?? 'kandle-admin',
-    brokers: brokers.split(','),
-    logLevel: pureLogLevel.NOTHING,
-    ...(security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl'
-      ? { ssl: security.caPem ? { ca: [security.caPem] } : true }
-      : {}),
-    ...(saslOptions ? { sasl: saslOptions } : {}),
-  });
 }
 
 /** Rejects with `onTimeout()` when `promise` takes longer than `ms`. */

@@ -13,7 +13,8 @@ export type KandleErrorCode =
   | 'POISON_RECORD'
   | 'FEED_MESSAGE_INVALID'
   | 'ASSIGNMENT_INVALID'
-  | 'SINK_WRITE_FAILED';
+  | 'SINK_WRITE_FAILED'
+  | 'GROUP_REQUEST_FAILED';
 
 /**
  * Base class of every error kandle throws. Check `code` (or `instanceof` a subclass)
@@ -30,15 +31,18 @@ export class KandleError extends Error {
   readonly code: KandleErrorCode;
   /** Extra context (topic, partition, offset, …); never secrets. */
   readonly details: Readonly<Record<string, unknown>>;
+  /** True when the same call may succeed later unchanged (a coordinator moving, a broker restarting). */
+  readonly retriable: boolean;
 
   constructor(
     code: KandleErrorCode,
     message: string,
-    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+    options: { cause?: unknown; details?: Record<string, unknown>; retriable?: boolean } = {},
   ) {
     super(redactSecrets(message), options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
     this.name = new.target.name;
     this.code = code;
+    this.retriable = options.retriable ?? false;
     this.details = Object.freeze(redactObject(options.details ?? {}));
   }
 }
@@ -145,6 +149,21 @@ export class AssignmentError extends KandleError {
 export class SinkWriteError extends KandleError {
   constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
     super('SINK_WRITE_FAILED', message, { cause, details });
+  }
+}
+
+/**
+ * A group or offset request (describe a group, read committed or end offsets) failed. `retriable` says whether the
+ * same request can succeed later: true while a coordinator is loading or moving, a broker restarts or a request
+ * times out; false for authorization or a malformed request.
+ */
+export class GroupRequestError extends KandleError {
+  constructor(request: string, groupId: string, retriable: boolean, cause?: unknown) {
+    super(
+      'GROUP_REQUEST_FAILED',
+      `${request} for group "${groupId}" failed${retriable ? ' (retriable)' : ''}: ${(cause as Error)?.message ?? cause}`,
+      { cause, retriable, details: { request, groupId } },
+    );
   }
 }
 

@@ -42,11 +42,12 @@ setInterval(() => {}, 1000);
 
 interface Run {
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   jvmPid: number;
 }
 
-function runAndInterrupt(graceful: boolean): Promise<Run> {
+function runAndInterrupt(graceful: boolean, signal: NodeJS.Signals = 'SIGINT'): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program(graceful)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,12 +64,12 @@ function runAndInterrupt(graceful: boolean): Promise<Run> {
       if (match && !jvmPid) {
         jvmPid = Number(match[1]);
         // Give the JVM a moment to exist for real before the interrupt.
-        setTimeout(() => child.kill('SIGINT'), 1000);
+        setTimeout(() => child.kill(signal), 1000);
       }
     });
-    child.on('exit', (code) => {
+    child.on('exit', (code, exitSignal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, jvmPid });
+      resolve({ code, signal: exitSignal, stdout, jvmPid });
     });
   });
 }
@@ -92,5 +93,27 @@ describe('JVM exit hook and signals', () => {
     const run = await runAndInterrupt(false);
     expect(run.code).toBe(130);
     expect(await untilGone(run.jvmPid)).toBe(true);
+  }, 90_000);
+
+  // No JS runs on these: only the parent-death signal (setpriv --pdeathsig, else the watchdog) can stop the JVM.
+  for (const signal of ['SIGKILL', 'SIGSEGV'] as const) {
+    it(`kills the JVMs when the program dies of ${signal}`, async () => {
+      const run = await runAndInterrupt(true, signal);
+      expect(run.signal).toBe(signal);
+      expect(run.stdout).not.toContain('draining');
+      expect(run.jvmPid).toBeGreaterThan(0);
+      expect(await untilGone(run.jvmPid)).toBe(true);
+    }, 90_000);
+  }
+
+  it('without setpriv, the shell watchdog kills the JVMs of a SIGKILLed program', async () => {
+    process.env.KANDLE_NO_PDEATHSIG = '1';
+    try {
+      const run = await runAndInterrupt(true, 'SIGKILL');
+      expect(run.signal).toBe('SIGKILL');
+      expect(await untilGone(run.jvmPid)).toBe(true);
+    } finally {
+      delete process.env.KANDLE_NO_PDEATHSIG;
+    }
   }, 90_000);
 });

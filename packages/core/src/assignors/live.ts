@@ -1,6 +1,6 @@
 // Assignors / live: lets a custom Assignor decide which member of a real librdkafka group reads which partition.
 import type { KafkaAdmin } from '../admin';
-import { AssignmentError, type KandleError } from '../errors';
+import { AssignmentError, KandleError } from '../errors';
 import type { Assignor, GroupMember, TopicPartition } from './types';
 import { validateAssignment } from './validate';
 
@@ -63,7 +63,16 @@ export function createLiveAssignment(options: LiveAssignmentOptions): LiveAssign
   async function stableMembers(): Promise<string[]> {
     const deadline = Date.now() + settleTimeoutMs;
     for (;;) {
-      const group = await admin.describeGroup(groupId);
+      // A coordinator that is loading or moving (a fresh cluster, a broker restart) answers with a retriable
+      // error for a few seconds: that is part of settling, not a failure of the assignment.
+      const group = await admin.describeGroup(groupId).catch((e: unknown) => {
+        if (e instanceof KandleError && e.retriable && Date.now() < deadline) return undefined;
+        throw e;
+      });
+      if (!group) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
       const ids = group.members.map((m) => m.clientId);
       const unique = new Set(ids);
       if (unique.size !== ids.length) {

@@ -1,6 +1,6 @@
 // Testing / JVM services: resolves Maven Central artifacts into a cache and runs Java processes with no orphans.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -116,39 +116,97 @@ export interface JavaProcessOptions {
   /** Keep running after this Node process exits (used by `npm run stack:up`). */
   detached?: boolean;
   env?: Record<string, string>;
+  /** The `java` to run. Default {@link javaBinary}. */
+  java?: string;
+  /** Working directory. Default this process's. */
+  cwd?: string;
 }
 
-/** Starts a JVM with stdout+stderr appended to `logFile`; returns its pid. */
+/** A started JVM: its pid, and a promise that settles once Node has reaped it (no zombie left). */
+export interface JavaProcess {
+  pid: number;
+  exited: Promise<void>;
+}
+
+/** Starts a JVM with stdout+stderr appended to `logFile`; returns its pid. See {@link startJava}. */
 export function spawnJava(options: JavaProcessOptions): number {
+  return startJava(options).pid;
+}
+
+/**
+ * Starts a JVM with stdout+stderr appended to `logFile`. Unless `detached`, it dies with this Node process however
+ * that ends: the exit hook covers a normal exit and Ctrl-C, and a parent-death signal (Linux `PR_SET_PDEATHSIG` set by
+ * util-linux `setpriv`, else a shell watchdog polling the parent) covers SIGKILL, SIGSEGV and OOM kills, which run no
+ * JS at all: a crashed example once left five JVMs running.
+ */
+export function startJava(options: JavaProcessOptions): JavaProcess {
+  const java = options.java ?? javaBinary();
   const fd = openSync(options.logFile, 'a');
-  const child = spawn(javaBinary(), options.args, {
+  const tiedToParent = !options.detached && hasSetpriv();
+  const [command, args] = tiedToParent
+    ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', java, ...options.args]]
+    : [java, options.args];
+  const child = spawn(command, args, {
     stdio: ['ignore', fd, fd],
     // Always its own process group: a terminal's Ctrl-C then reaches only the Node program, which stops the JVMs
     // after its own drain. In the program's group, the brokers died under a pipeline still flushing and committing
     // (Ctrl-C took 30 s of timeouts). Without `detached`, the exit hook below still kills them with the program.
     detached: true,
     env: { ...process.env, ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   closeSync(fd);
-  if (child.pid === undefined) throw new KandleError('CONFIG_INVALID', `could not start java (${javaBinary()})`);
-  if (options.detached) child.unref();
-  else {
+  child.on('error', () => undefined);
+  if (child.pid === undefined) throw new KandleError('CONFIG_INVALID', `could not start java (${java})`);
+  const pid = child.pid;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.unref();
+  if (!options.detached) {
     installExitHook();
-    children.add(child.pid);
-    child.once('exit', () => children.delete(child.pid as number));
-    child.unref();
+    children.add(pid);
+    void exited.then(() => children.delete(pid));
+    if (!tiedToParent) startWatchdog(pid);
   }
-  return child.pid;
+  return { pid, exited };
 }
 
-/** True when a process with this pid exists. */
+let setprivAvailable: boolean | undefined;
+
+// `setpriv` execs the JVM in place (same pid), so stop/kill by pid keep working; util-linux has it on every Linux.
+function hasSetpriv(): boolean {
+  if (process.platform !== 'linux' || process.env.KANDLE_NO_PDEATHSIG === '1') return false;
+  setprivAvailable ??= spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
+  return setprivAvailable;
+}
+
+// Where there is no parent-death signal: a shell that kills the JVM once this process is gone (polled each second).
+function startWatchdog(pid: number): void {
+  const watchdog = spawn(
+    'sh',
+    [
+      '-c',
+      'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -0 "$1" 2>/dev/null || kill -9 "$2" 2>/dev/null',
+      'kandle-jvm-watchdog',
+      String(process.pid),
+      String(pid),
+    ],
+    { stdio: 'ignore', detached: true },
+  );
+  watchdog.on('error', () => undefined);
+  watchdog.unref();
+}
+
+/**
+ * True when a process with this pid runs. A zombie does not count: a JVM whose parent died is reparented, and where
+ * PID 1 does not reap (containers) it stays a `<defunct>` entry that signal 0 still reaches.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !isZombie(pid);
 }
 
 /** Sends `signal`, waits up to `timeoutMs` for the process to exit, then SIGKILLs it. */
@@ -160,7 +218,7 @@ export async function stopProcess(pid: number, signal: NodeJS.Signals = 'SIGTERM
     return;
   }
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && !isZombie(pid)) {
+  while (isAlive(pid)) {
     if (Date.now() > deadline) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -177,8 +235,9 @@ export async function stopProcess(pid: number, signal: NodeJS.Signals = 'SIGTERM
 
 function isZombie(pid: number): boolean {
   try {
-    const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
-    return / Z /.test(stat);
+    // Field 3 of /proc/<pid>/stat, after the parenthesised command name (which may itself hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
   } catch {
     return false;
   }

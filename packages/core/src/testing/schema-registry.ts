@@ -1,10 +1,8 @@
 // Testing / schema registry: runs a real Confluent-compatible registry (Apicurio Registry, in-memory H2) on the local JVM.
 import { spawn } from 'node:child_process';
 import {
-  closeSync,
   existsSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -15,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { ConfigError, KandleError, RegistryUnreachableError } from '../errors';
-import { cacheRoot, freePorts, isAlive, sleep } from './jvm';
+import { cacheRoot, freePorts, isAlive, sleep, startJava } from './jvm';
 
 /** The Apicurio Registry release that is run; its Maven Central `-all.tar.gz` is the ready-built Quarkus app. */
 export const APICURIO_REGISTRY_VERSION = '3.3.3';
@@ -177,19 +175,14 @@ export async function startSchemaRegistry(options: SchemaRegistryOptions = {}): 
     '-jar',
     join(schemaRegistryHome(), 'quarkus-run.jar'),
   ];
-  const logFd = openSync(logFile, 'a');
-  const child = spawn(java, args, { cwd: schemaRegistryHome(), stdio: ['ignore', logFd, logFd], detached: true });
-  closeSync(logFd);
-  const pid = child.pid;
-  if (pid === undefined) {
-    throw new ConfigError(`could not start ${java} for the schema registry`, { java });
-  }
-  child.on('error', () => undefined);
-  // Waiting for Node's own 'exit' event (not just a dead pid) means the JVM is reaped, not a zombie, when stop() resolves.
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  child.unref();
-  if (!options.detached) registerForCleanup(pid);
-  void exited.then(() => running.delete(pid));
+  // Waiting for `exited` (not just a dead pid) means the JVM is reaped, not a zombie, when stop() resolves.
+  const { pid, exited } = startJava({
+    java,
+    args,
+    logFile,
+    cwd: schemaRegistryHome(),
+    ...(options.detached ? { detached: true } : {}),
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -233,33 +226,6 @@ async function waitUntilHealthy(url: string, pid: number, timeoutMs: number): Pr
     await sleep(250);
   }
   throw new Error(`not healthy after ${timeoutMs} ms (${lastProblem})`);
-}
-
-// JVMs started here; killed on exit. Each also gets a shell watchdog so a SIGKILLed Node leaves no orphan JVM.
-const running = new Set<number>();
-let exitHookInstalled = false;
-
-function registerForCleanup(pid: number): void {
-  running.add(pid);
-  const watchdog = spawn(
-    'sh',
-    [
-      '-c',
-      // Polls both ends; if Node is gone while the JVM lives, the JVM is killed.
-      'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -0 "$1" 2>/dev/null || kill -9 "$2" 2>/dev/null',
-      'kandle-registry-watchdog',
-      String(process.pid),
-      String(pid),
-    ],
-    { stdio: 'ignore', detached: true },
-  );
-  watchdog.on('error', () => undefined);
-  watchdog.unref();
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const jvm of running) signal(jvm, 'SIGKILL');
-  });
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

@@ -1,0 +1,192 @@
+// Admin / pure-JS half: groups, committed and end offsets, topic creation and configs over KafkaJS, never the native binding.
+//
+// Why a second client: the native binding (@confluentinc/kafka-javascript ≤ 1.10.1) converts a NULL C string into a
+// JS string when a DescribeGroups or OffsetFetch answer carries a per-group error (coordinator loading or moving,
+// broker unreachable), and the process dies with SIGSEGV from the event loop, where no JS handler can catch it
+// (confluentinc/confluent-kafka-javascript#531, #374). Those answers are exactly what a rebalance after a broker
+// restart produces, so these calls are spoken from JS, where an error is an error. See docs/native-client.md.
+import { type Admin, AssignerProtocol, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import type { KafkaConnection } from './config';
+import { ConfigError, GroupRequestError, KandleError } from './errors';
+
+/** One group member and the partitions the coordinator assigned to it. */
+export interface GroupMemberState {
+  memberId: string;
+  clientId: string;
+  host: string;
+  assignment: Array<{ topic: string; partition: number }>;
+}
+
+/** A consumer group as its coordinator describes it. */
+export interface GroupState {
+  groupId: string;
+  /** Kafka's names: `Stable`, `PreparingRebalance`, `CompletingRebalance`, `Empty`, `Dead` (no such group), `Unknown`. */
+  state: string;
+  protocol: string;
+  members: GroupMemberState[];
+}
+
+/** Committed offset and commit metadata of one partition (`offset` −1: nothing committed). */
+export interface CommittedOffset {
+  partition: number;
+  offset: number;
+  metadata: string | null;
+}
+
+/** Low and high watermark of one partition. */
+export interface PartitionEnds {
+  partition: number;
+  low: number;
+  high: number;
+}
+
+/**
+ * Retries inside KafkaJS cover what a fresh or recovering cluster answers for a few seconds (coordinator not
+ * available or loading, not coordinator, leader moving): about 8 s in all before a retriable error surfaces.
+ */
+const RETRY = { retries: 6, initialRetryTime: 200, maxRetryTime: 2_000 };
+
+/** A lazily connected KafkaJS admin for one connection, and the group/offset/topic calls kandle routes through it. */
+export class PureAdmin {
+  private connecting: Promise<Admin> | undefined;
+
+  constructor(
+    private readonly connection: KafkaConnection,
+    private readonly brokers: string,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  /** The connected KafkaJS admin (connects on first use). */
+  admin(): Promise<Admin> {
+    this.connecting ??= (async () => {
+      const admin = pureKafkaFor(this.connection, this.brokers, this.requestTimeoutMs).admin({ retry: RETRY });
+      await admin.connect();
+      return admin;
+    })().catch((e) => {
+      this.connecting = undefined;
+      throw e;
+    });
+    return this.connecting;
+  }
+
+  /** Members and assignments of `groupId`; a group that does not exist is reported as `Dead` with no members. */
+  describeGroup(groupId: string): Promise<GroupState> {
+    return groupRequest('describe group', groupId, async () => {
+      const { groups } = await (await this.admin()).describeGroups([groupId]);
+      const group = groups.find((g) => g.groupId === groupId);
+      if (!group) return { groupId, state: 'Dead', protocol: '', members: [] };
+      return {
+        groupId,
+        state: group.state,
+        protocol: group.protocol,
+        members: group.members
+          .map((m) => ({
+            memberId: m.memberId,
+            clientId: m.clientId,
+            host: m.clientHost,
+            assignment: decodeAssignment(group.protocolType, m.memberAssignment),
+          }))
+          .sort((a, b) => a.memberId.localeCompare(b.memberId)),
+      };
+    });
+  }
+
+  /** Committed offsets of every partition of `topic` for `groupId`, sorted by partition. */
+  committedOffsets(groupId: string, topic: string): Promise<CommittedOffset[]> {
+    return groupRequest('fetch committed offsets', groupId, async () => {
+      const result = await (await this.admin()).fetchOffsets({ groupId, topics: [topic] });
+      return (result.find((t) => t.topic === topic)?.partitions ?? [])
+        .map((p) => ({ partition: p.partition, offset: Number(p.offset), metadata: p.metadata ?? null }))
+        .sort((a, b) => a.partition - b.partition);
+    });
+  }
+
+  /** Low and high watermarks of every partition of `topic`. */
+  endOffsets(topic: string, groupId = ''): Promise<PartitionEnds[]> {
+    return groupRequest('fetch end offsets', groupId, async () =>
+      (await (await this.admin()).fetchTopicOffsets(topic))
+        .map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) }))
+        .sort((a, b) => a.partition - b.partition),
+    );
+  }
+
+  async close(): Promise<void> {
+    const admin = await this.connecting?.catch(() => undefined);
+    this.connecting = undefined;
+    await admin?.disconnect();
+  }
+}
+
+// Consumer-protocol groups carry the assignment in the consumer protocol's own encoding; others (Connect) do not.
+function decodeAssignment(protocolType: string, buffer: Buffer): Array<{ topic: string; partition: number }> {
+  if (protocolType !== 'consumer' || !buffer || buffer.length === 0) return [];
+  const decoded = AssignerProtocol.MemberAssignment.decode(buffer);
+  return Object.entries(decoded?.assignment ?? {})
+    .flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })))
+    .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+}
+
+/** Runs one group request and maps whatever KafkaJS throws to a {@link GroupRequestError} carrying its `retriable`. */
+async function groupRequest<T>(request: string, groupId: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    if (e instanceof KandleError) throw e;
+    throw new GroupRequestError(request, groupId, isRetriable(e), e);
+  }
+}
+
+// KafkaJS marks protocol errors retriable per Kafka's table; its retrier gives up with a wrapper that loses the flag
+// (KafkaJSNumberOfRetriesExceeded), and connection failures (a broker down) are retriable by nature.
+function isRetriable(error: unknown): boolean {
+  const e = error as { retriable?: boolean; name?: string; cause?: unknown; originalError?: unknown };
+  if (e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.name === 'KafkaJSConnectionError') return true;
+  if (e?.name === 'KafkaJSRequestTimeoutError' || e?.name === 'KafkaJSBrokerNotFound') return true;
+  if (e?.retriable) return true;
+  const inner = e?.originalError ?? e?.cause;
+  return inner !== undefined && inner !== error ? isRetriable(inner) : false;
+}
+
+/** A KafkaJS client for the same brokers and security as `connection`. */
+export function pureKafkaFor(connection: KafkaConnection, brokers: string, requestTimeoutMs = 10_000): Kafka {
+  const security = connection.security;
+  return new Kafka({
+    clientId: connection.clientId ?? 'kandle-admin',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: Math.min(requestTimeoutMs, 5_000),
+    retry: RETRY,
+    ...(security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl'
+      ? { ssl: security.caPem ? { ca: [security.caPem] } : true }
+      : {}),
+    ...(security?.sasl ? { sasl: saslFor(security.sasl) } : {}),
+  });
+}
+
+function saslFor(sasl: NonNullable<NonNullable<KafkaConnection['security']>['sasl']>): SASLOptions {
+  if (sasl.mechanism !== 'OAUTHBEARER') {
+    const mechanism = sasl.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    return { mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
+  }
+  const { tokenEndpointUrl, clientId, clientSecret, scope } = sasl.oidc;
+  // The same OIDC client-credentials exchange librdkafka runs for `sasl.oauthbearer.method=oidc`.
+  return {
+    mechanism: 'oauthbearer',
+    oauthBearerProvider: async () => {
+      const body = new URLSearchParams({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
+      const response = await fetch(tokenEndpointUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+        },
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const token = response.ok ? ((await response.json()) as { access_token?: string }).access_token : undefined;
+      if (!token) throw new ConfigError(`OIDC token endpoint ${tokenEndpointUrl} answered ${response.status}`);
+      return { value: token };
+    },
+  };
+}
