@@ -94,48 +94,6 @@ export async function status({ quiet = false } = {}) {
   return { healthy, state };
 }
 
-/** Interim main job until examples/pipeline lands: stack up, then a produce/consume round trip it prints. */
-export async function demo() {
-  const state = await up();
-  const { KafkaJS } = await import('@confluentinc/kafka-javascript');
-  const kafka = new KafkaJS.Kafka({
-    kafkaJS: { brokers: state.kafka.bootstrapServers.split(','), logLevel: KafkaJS.logLevel.ERROR },
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  const topic = 'kandle-roundtrip';
-  if (!(await admin.listTopics()).includes(topic)) {
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 3 }] });
-  }
-  const producer = kafka.producer({ 'enable.idempotence': true, acks: -1 });
-  await producer.connect();
-  const symbols = ['tBTCUSD', 'tETHUSD', 'tSOLUSD'];
-  const reports = await producer.send({
-    topic,
-    messages: symbols.map((s) => ({ key: s, value: JSON.stringify({ symbol: s, at: Date.now() }) })),
-  });
-  for (const r of reports) console.log(`produced to ${r.topicName}[${r.partition}] @ ${r.baseOffset ?? r.offset}`);
-  await producer.disconnect();
-  const consumer = kafka.consumer({ kafkaJS: { groupId: `kandle-roundtrip-${Date.now()}`, fromBeginning: true } });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic] });
-  let seen = 0;
-  await new Promise((resolve) => {
-    consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        console.log(`consumed ${topic}[${partition}] @ ${message.offset}: ${message.key} ${message.value}`);
-        if (++seen >= symbols.length) resolve();
-      },
-    });
-  });
-  await consumer.disconnect();
-  const [meta] = await admin.fetchTopicMetadata({ topics: [topic] });
-  for (const p of meta.partitions)
-    console.log(`partition ${p.partitionId}: leader ${p.leader}, replicas [${p.replicas}], isr [${p.isr}]`);
-  await admin.disconnect();
-  console.log('round trip done; the stack keeps running (npm run stack:down stops it)');
-}
-
 function print(state, what) {
   console.log(`kandle stack ${what}
   KAFKA_BROKERS=${state.kafka.bootstrapServers}
@@ -146,7 +104,7 @@ function print(state, what) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const command = process.argv[2] ?? 'status';
-  const actions = { up, down, status, demo };
+  const actions = { up, down, status };
   if (!actions[command]) {
     console.error(`usage: node scripts/stack.mjs up|down|status`);
     process.exit(2);

@@ -1,5 +1,6 @@
 // README proof: every example command the README prints runs, as printed, on a fresh stack of its own, and leaves no JVM.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,20 +16,31 @@ const userEnv = Object.fromEntries(
   ),
 ) as NodeJS.ProcessEnv;
 
-/** Pids of every running JVM (ours or not): a command must not leave a new one behind. */
-function javaPids(): Set<number> {
+/**
+ * Running JVMs started under `tag`: each command runs with its own `KANDLE_README_RUN` value, which every process it
+ * starts inherits, so JVMs of other work on a shared machine are never mistaken for a leak.
+ */
+function javaPids(tag: string): number[] {
   const out = spawnSync('pgrep', ['-x', 'java'], { encoding: 'utf8' }).stdout ?? '';
-  return new Set(out.split('\n').filter(Boolean).map(Number).filter(isAlive));
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => isAlive(pid) && environOf(pid).includes(`KANDLE_README_RUN=${tag}`));
 }
 
-async function leftoverJvms(before: Set<number>): Promise<number[]> {
-  // stop() awaits each JVM's exit, so anything still here after a short grace period was leaked.
-  for (let i = 0; i < 30; i++) {
-    const left = [...javaPids()].filter((pid) => !before.has(pid));
-    if (left.length === 0) return [];
-    await new Promise((r) => setTimeout(r, 500));
+function environOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
   }
-  return [...javaPids()].filter((pid) => !before.has(pid));
+}
+
+async function leftoverJvms(tag: string): Promise<number[]> {
+  // stop() awaits each JVM's exit, so anything still here after a short grace period was leaked.
+  for (let i = 0; i < 30 && javaPids(tag).length > 0; i++) await new Promise((r) => setTimeout(r, 500));
+  return javaPids(tag);
 }
 
 const running = new Set<ChildProcess>();
@@ -44,20 +56,34 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Runs `command` through the shell, in its own process group like a terminal job. */
-function shell(command: string): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const child = spawn('sh', ['-c', command], { cwd: repoRoot, env: userEnv, detached: true, stdio: 'pipe' });
+/**
+ * Runs `command` through the shell, in its own process group like a terminal job. `done` resolves once every process
+ * of the job has let go of its output (not just the shell), with the shell's exit code.
+ */
+function shell(command: string): {
+  tag: string;
+  child: ChildProcess;
+  output: () => string;
+  done: Promise<number | null>;
+} {
+  const tag = randomBytes(6).toString('hex');
+  const child = spawn('sh', ['-c', command], {
+    cwd: repoRoot,
+    env: { ...userEnv, KANDLE_README_RUN: tag },
+    detached: true,
+    stdio: 'pipe',
+  });
   running.add(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<number | null>((resolve) =>
-    child.once('exit', (code, signal) => {
+  const done = new Promise<number | null>((resolve) =>
+    child.once('close', (code, signal) => {
       running.delete(child);
       resolve(signal ? 128 : code);
     }),
   );
-  return { child, output: () => output, exit };
+  return { tag, child, output: () => output, done };
 }
 
 const exampleCommands = [...readme.matchAll(/`(npx tsx examples\/[\w/.-]+\.ts)`/g)].map((m) => m[1] as string);
@@ -78,21 +104,19 @@ describe('README commands, as printed, each on a stack it starts itself', () => 
 
   for (const command of Object.keys(finalWords)) {
     it(`${command}`, async () => {
-      const before = javaPids();
       const run = shell(command);
       const timer = setTimeout(() => run.child.pid && killGroup(run.child.pid, 'SIGKILL'), 270_000);
-      const code = await run.exit;
+      const code = await run.done;
       clearTimeout(timer);
       expect(code, run.output()).toBe(0);
       expect(run.output()).toMatch(/starting a local 3-broker cluster/);
       expect(run.output()).toMatch(finalWords[command] as RegExp);
-      expect(await leftoverJvms(before), 'JVMs left running').toEqual([]);
+      expect(await leftoverJvms(run.tag), 'JVMs left running').toEqual([]);
     }, 300_000);
   }
 
   it('npm start serves the page with candles, and Ctrl-C stops everything it started', async () => {
     expect(readme).toMatch(/^npm start\b/m);
-    const before = javaPids();
     // KANDLE_PORT=0: the printed default (8080) may be taken on a CI machine; everything else is the user's.
     const run = shell('KANDLE_PORT=0 npm start');
     const timer = setTimeout(() => run.child.pid && killGroup(run.child.pid, 'SIGKILL'), 270_000);
@@ -105,7 +129,7 @@ describe('README commands, as printed, each on a stack it starts itself', () => 
             resolve(match[1] as string);
           }
         }, 250);
-        void run.exit.then((code) => {
+        void run.done.then((code) => {
           clearInterval(poll);
           reject(new Error(`npm start exited (${code}) before serving the page:\n${run.output()}`));
         });
@@ -121,12 +145,35 @@ describe('README commands, as printed, each on a stack it starts itself', () => 
       expect(candles, run.output()).toBeGreaterThan(0);
       // A terminal's Ctrl-C: SIGINT to the whole foreground job (npm, tsx, node).
       if (run.child.pid) killGroup(run.child.pid, 'SIGINT');
-      const code = await run.exit;
+      const code = await run.done;
       expect(run.output()).toMatch(/stopped/);
-      expect([0, 130], run.output()).toContain(code);
-      expect(await leftoverJvms(before), 'JVMs left running').toEqual([]);
+      // The shell itself dies of the SIGINT (128); what matters is that the job drained and stopped its stack.
+      expect([0, 128, 130], run.output()).toContain(code);
+      expect(await leftoverJvms(run.tag), 'JVMs left running').toEqual([]);
     } finally {
       clearTimeout(timer);
     }
+  }, 300_000);
+
+  it('npm run stack:up, stack:status, stack:down: a stack that outlives its command, then nothing left', async () => {
+    for (const command of ['npm run stack:up', 'npm run stack:status', 'npm run stack:down'])
+      expect(readme, command).toContain(command);
+    let tag = '';
+    try {
+      const up = shell('npm run stack:up');
+      tag = up.tag;
+      expect(await up.done, up.output()).toBe(0);
+      expect(up.output()).toMatch(/KAFKA_BROKERS=127\.0\.0\.1:\d+/);
+      // Detached on purpose: the JVMs live on after `stack:up` returned.
+      expect(javaPids(up.tag).length).toBeGreaterThanOrEqual(5);
+      const status = shell('npm run stack:status');
+      expect(await status.done, status.output()).toBe(0);
+      expect(status.output()).toMatch(/broker \d+ +127\.0\.0\.1:\d+ +running/);
+      expect(status.output()).not.toMatch(/STOPPED/);
+    } finally {
+      const down = shell('npm run stack:down');
+      expect(await down.done, down.output()).toBe(0);
+    }
+    expect(await leftoverJvms(tag), 'JVMs left running').toEqual([]);
   }, 300_000);
 });

@@ -25,10 +25,13 @@ async function main(): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   console.log(`${signal}: stopping (flushing the producer, committing the consumers' last batch)…`);
-  // A second signal while draining means "now".
-  const forceExit = () => process.exit(130);
-  process.once('SIGINT', forceExit);
-  process.once('SIGTERM', forceExit);
+  // A second signal while draining means "now", unless it is the first one again: a terminal's Ctrl-C reaches the
+  // whole job (npm, tsx, this process) and tsx relays it once more when this process is slow to confirm it (seen
+  // on a busy machine), which cut the drain short. A deliberate second Ctrl-C comes later than that.
+  const firstAt = Date.now();
+  const forceExit = () => (Date.now() - firstAt > 1_000 ? process.exit(130) : undefined);
+  process.on('SIGINT', forceExit);
+  process.on('SIGTERM', forceExit);
   let code = 0;
   try {
     await pipeline.stop();

@@ -8,6 +8,7 @@
 import { type Admin, AssignerProtocol, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import type { KafkaConnection } from './config';
 import { ConfigError, GroupRequestError, KandleError } from './errors';
+import { retryRetriable } from './retry';
 
 /** One group member and the partitions the coordinator assigned to it. */
 export interface GroupMemberState {
@@ -40,11 +41,15 @@ export interface PartitionEnds {
   high: number;
 }
 
-/**
- * Retries inside KafkaJS cover what a fresh or recovering cluster answers for a few seconds (coordinator not
- * available or loading, not coordinator, leader moving): about 8 s in all before a retriable error surfaces.
- */
+// KafkaJS's own retries (about 8 s) cover some calls only: its fetchOffsets throws NOT_COORDINATOR at once, which a
+// fresh cluster answers for many seconds while the leaders of __consumer_offsets settle.
 const RETRY = { retries: 6, initialRetryTime: 200, maxRetryTime: 2_000 };
+
+/**
+ * Time a group request keeps retrying retriable answers (coordinator loading or moving, broker down) before it
+ * throws a retriable `GroupRequestError`: long enough for a fresh cluster or a broker restart on a busy machine.
+ */
+export const GROUP_REQUEST_BUDGET_MS = 30_000;
 
 /** A lazily connected KafkaJS admin for one connection, and the group/offset/topic calls kandle routes through it. */
 export class PureAdmin {
@@ -129,7 +134,7 @@ function decodeAssignment(protocolType: string, buffer: Buffer): Array<{ topic: 
 /** Runs one group request and maps whatever KafkaJS throws to a {@link GroupRequestError} carrying its `retriable`. */
 async function groupRequest<T>(request: string, groupId: string, call: () => Promise<T>): Promise<T> {
   try {
-    return await call();
+    return await retryRetriable(call, isRetriable, { budgetMs: GROUP_REQUEST_BUDGET_MS });
   } catch (e) {
     if (e instanceof KandleError) throw e;
     throw new GroupRequestError(request, groupId, isRetriable(e), e);

@@ -1,0 +1,35 @@
+// Retry: the one bounded retry-with-backoff for calls whose failures say whether trying again can help.
+
+/** How long and how often {@link retryRetriable} tries. */
+export interface RetryPolicy {
+  /** Give up once this much time has passed since the first attempt. */
+  budgetMs: number;
+  /** First pause. Default 200 ms. */
+  initialDelayMs?: number;
+  /** Longest pause. Default 2000 ms. */
+  maxDelayMs?: number;
+}
+
+/**
+ * Calls `attempt` until it succeeds, `isRetriable` says its error will not pass, or the time budget is spent; then
+ * throws the last error. Pauses double from `initialDelayMs` up to `maxDelayMs`, with ±20% jitter so members of one
+ * group do not retry in lockstep.
+ */
+export async function retryRetriable<T>(
+  attempt: () => Promise<T>,
+  isRetriable: (error: unknown) => boolean,
+  policy: RetryPolicy,
+): Promise<T> {
+  const deadline = Date.now() + policy.budgetMs;
+  let delay = policy.initialDelayMs ?? 200;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (e) {
+      const pause = Math.min(delay, policy.maxDelayMs ?? 2_000) * (0.8 + Math.random() * 0.4);
+      if (!isRetriable(e) || Date.now() + pause > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      delay *= 2;
+    }
+  }
+}
