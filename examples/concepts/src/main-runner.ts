@@ -1,7 +1,19 @@
 // Concept examples (standalone): runs one example against $KAFKA_BROKERS / $SCHEMA_REGISTRY_URL, or a local stack it starts.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExampleOptions } from './shared';
+
+/**
+ * Loads `.env` from the working directory into `process.env` when the file exists, with Node's own parser
+ * (`process.loadEnvFile`); variables already set in the shell win. Every runnable example and `npm start` call it
+ * first, so copying `.env.example` to `.env` is all it takes. Returns the file it loaded, if any.
+ */
+export function loadDotEnv(path = resolve('.env')): string | undefined {
+  if (!existsSync(path)) return undefined;
+  process.loadEnvFile(path);
+  return path;
+}
 
 /** An example's entry point. */
 export type ExampleRun<R> = (options: ExampleOptions) => Promise<R>;
@@ -23,6 +35,7 @@ export type ExampleRun<R> = (options: ExampleOptions) => Promise<R>;
 export function runIfMain<R>(moduleUrl: string, run: ExampleRun<R>): void {
   const entry = process.argv[1];
   if (!entry || resolve(entry) !== fileURLToPath(moduleUrl)) return;
+  loadDotEnv();
   runStandalone(run, { json: process.argv.includes('--json') }).then(
     () => undefined,
     (error: unknown) => {

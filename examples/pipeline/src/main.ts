@@ -1,11 +1,14 @@
 // Main: the runnable job: reads the environment, finds Kafka, starts the pipeline, and shuts it down cleanly on a signal.
 import { KandleError } from '@kandle/core';
+import { loadDotEnv } from '../../concepts/src/main-runner';
 import { loadConfig } from './config';
 import { startPipeline } from './pipeline';
 import { resolveStack } from './stack';
 
 /** Exit codes: 0 clean stop, 1 failed to start or to stop, 2 bad configuration. */
 async function main(): Promise<number> {
+  const envFile = loadDotEnv();
+  if (envFile) console.log(`settings from ${envFile} (shell variables win)`);
   const config = loadConfig();
   const stack = await resolveStack(config);
   let pipeline: Awaited<ReturnType<typeof startPipeline>>;
