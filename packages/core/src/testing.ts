@@ -39,8 +39,13 @@ export {
   startQuestDb,
 } from './testing/questdb';
 export {
+  DOCUMENTED_SUBSCRIPTION_LIMIT,
   type FakeBitfinex,
+  type FakeBitfinexFaults,
   type FakeBitfinexOptions,
   type FakeSubscription,
+  FLAG_SEQ_ALL,
+  FLAG_TIMESTAMP,
+  RATE_LIMIT_BODIES,
   startFakeBitfinex,
 } from './testing/bitfinex-server';
