@@ -1,5 +1,5 @@
 // Sources / contract: the one interface every market-data source implements (events, status, stats, errors, backoff).
-import { FeedMessageError, KandleError } from '../errors';
+import { ConfigError, FeedMessageError, KandleError } from '../errors';
 import type { Ticker, Trade } from '../schema/types.generated';
 
 /** One market-data event: a ticker snapshot or an executed trade. */
@@ -52,6 +52,14 @@ export type FeedErrorReason =
   | 'heartbeat-timeout'
   /** The exchange sent an error event or an error body (see `BitfinexApiError`). */
   | 'api-error'
+  /** A subscription was not confirmed after every allowed attempt; the source stopped asking on this connection. */
+  | 'subscribe-timeout'
+  /** One subscribed channel stayed silent (no data, no heartbeat) while others flowed; it is resubscribed. */
+  | 'channel-silent'
+  /** Maintenance (info 20060, or platform status 0) lasted longer than allowed without 20061; the source reconnects. */
+  | 'maintenance-timeout'
+  /** A sequence number (conf flag SEQ_ALL) was skipped or repeated: frames were lost; the source reconnects. */
+  | 'sequence-gap'
   /** One of your listeners threw; the source kept running. */
   | 'listener-threw'
   /** A recording could not be read to the end (missing file, I/O error). */
@@ -177,16 +185,25 @@ export function requirePositive(name: string, value: number, allowZero = false):
 
 /** Internal: the shared ConfigError factory, so messages are uniform across sources. */
 export function configError(message: string, details: Record<string, unknown>): KandleError {
-  return new KandleError('CONFIG_INVALID', message, { details });
+  return new ConfigError(message, details);
 }
+
+// ws-general: symbols are uppercase (btcusd is invalid), `t` + pair for trading, `f` + currency for funding;
+// pairs with a long currency name carry a colon (tTESTBTC:TESTUSD, t1INCH:USD).
+const BITFINEX_SYMBOL = /^[tf][A-Z0-9]+(?::[A-Z0-9]+)?$/;
 
 /** Internal: ConfigError unless `symbols` is a non-empty list of distinct Bitfinex symbols. */
 export function validateSymbols(symbols: readonly string[], what: string): string[] {
   if (!Array.isArray(symbols) || symbols.length === 0)
     throw configError(`${what}: symbols must be a non-empty array`, { symbols });
   for (const symbol of symbols) {
-    if (typeof symbol !== 'string' || !/^[tf][A-Za-z0-9:]+$/.test(symbol)) {
-      throw configError(`${what}: "${String(symbol)}" is not a Bitfinex symbol (expected e.g. tBTCUSD)`, { symbol });
+    if (typeof symbol !== 'string' || !BITFINEX_SYMBOL.test(symbol)) {
+      const hint =
+        typeof symbol === 'string' &&
+        BITFINEX_SYMBOL.test(symbol.toUpperCase().replace(/^([TF])/, (c) => c.toLowerCase()))
+          ? ` (Bitfinex symbols are uppercase after the prefix: "${symbol[0]?.toLowerCase()}${symbol.slice(1).toUpperCase()}")`
+          : ' (expected e.g. tBTCUSD)';
+      throw configError(`${what}: "${String(symbol)}" is not a Bitfinex symbol${hint}`, { symbol });
     }
   }
   if (new Set(symbols).size !== symbols.length) throw configError(`${what}: symbols contain duplicates`, { symbols });
