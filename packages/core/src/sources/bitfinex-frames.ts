@@ -136,16 +136,16 @@ export interface RestTickersResult {
  * `[SYMBOL, BID, BID_SIZE, ASK, ASK_SIZE, DAILY_CHANGE, DAILY_CHANGE_RELATIVE, LAST_PRICE, VOLUME, HIGH, LOW]`.
  *
  * @param now - becomes every ticker's `eventTime` (the time the response was received)
- * @throws BitfinexApiError for an error body `["error", code, msg]`; FeedMessageError when the body is not an array
+ * @throws BitfinexApiError for an error body (`["error", code, msg]`, `{"error": …}`); FeedMessageError when the body is not an array
  * @example
  * ```ts
  * const { tickers, funding, malformed } = parseRestTickers(await res.json(), Date.now());
  * ```
  */
 export function parseRestTickers(json: unknown, now: number): RestTickersResult {
-  if (!Array.isArray(json)) throw new FeedMessageError('tickers response must be an array of arrays', json);
   const apiError = restErrorOf(json);
   if (apiError) throw apiError;
+  if (!Array.isArray(json)) throw new FeedMessageError('tickers response must be an array of arrays', json);
   const result: RestTickersResult = { tickers: [], funding: 0, malformed: [] };
   for (const row of json) {
     if (!Array.isArray(row) || typeof row[0] !== 'string') {
@@ -166,10 +166,22 @@ export function parseRestTickers(json: unknown, now: number): RestTickersResult 
   return result;
 }
 
-/** Internal: a BitfinexApiError when `json` is Bitfinex's REST error body `["error", code, msg]`. */
+/** Bitfinex's rate-limit error code (`["error", 11010, "ratelimit: error"]`). */
+export const RATE_LIMIT_CODE = 11010;
+
+/**
+ * Internal: a BitfinexApiError when `json` is one of Bitfinex's REST error bodies, whatever the HTTP status came with
+ * it: `["error", code, msg]` (the code may be `null`, then `bitfinexCode` is 0) or `{"error": "ERR_RATE_LIMIT"}`
+ * (then `bitfinexCode` is {@link RATE_LIMIT_CODE}).
+ */
 export function restErrorOf(json: unknown): BitfinexApiError | undefined {
-  if (Array.isArray(json) && json[0] === 'error' && typeof json[1] === 'number') {
-    return new BitfinexApiError(json[1], typeof json[2] === 'string' ? json[2] : 'unknown error');
+  if (Array.isArray(json) && json[0] === 'error' && (typeof json[1] === 'number' || json[1] === null)) {
+    return new BitfinexApiError(json[1] ?? 0, typeof json[2] === 'string' ? json[2] : 'unknown error');
+  }
+  if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
+    const error = (json as { error?: unknown }).error;
+    if (error === 'ERR_RATE_LIMIT') return new BitfinexApiError(RATE_LIMIT_CODE, 'ERR_RATE_LIMIT');
+    if (typeof error === 'string') return new BitfinexApiError(0, error);
   }
   return undefined;
 }

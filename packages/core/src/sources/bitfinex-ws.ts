@@ -20,6 +20,7 @@ import {
   MarketSourceBase,
   requirePositive,
   resolveBackoff,
+  rollingWindowWait,
   validateSymbols,
 } from './source';
 
@@ -306,13 +307,11 @@ export class BitfinexWsSource extends MarketSourceBase {
     }
     if (this.status === 'stopped') return;
     this.setStatus('reconnecting');
-    let delay = backoffDelay(this.backoff, this.attempt);
+    const delay = Math.max(
+      backoffDelay(this.backoff, this.attempt),
+      rollingWindowWait(this.connectTimes, this.maxConnectsPerMinute, 60_000, Date.now()),
+    );
     this.attempt += 1;
-    const windowStart = Date.now() - 60_000;
-    while (this.connectTimes.length > 0 && (this.connectTimes[0] as number) <= windowStart) this.connectTimes.shift();
-    if (this.connectTimes.length >= this.maxConnectsPerMinute) {
-      delay = Math.max(delay, (this.connectTimes[0] as number) - windowStart);
-    }
     if (this.everOpened) this.counters.reconnects += 1;
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }

@@ -176,6 +176,16 @@ export function backoffDelay(backoff: Backoff, attempt: number, random: () => nu
   return Math.round(base * (1 - backoff.jitter * random()));
 }
 
+/**
+ * Internal: how long to wait before one more request so that at most `max` start within any `windowMs`
+ * (0: go now). `starts` holds earlier start times, oldest first; entries outside the window are dropped from it.
+ */
+export function rollingWindowWait(starts: number[], max: number, windowMs: number, now: number): number {
+  while (starts.length > 0 && (starts[0] as number) <= now - windowMs) starts.shift();
+  if (starts.length < max) return 0;
+  return (starts[starts.length - max] as number) + windowMs - now;
+}
+
 /** Internal: throws a ConfigError unless `value` is a finite number > 0 (or ≥ 0 when `allowZero`). */
 export function requirePositive(name: string, value: number, allowZero = false): void {
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {

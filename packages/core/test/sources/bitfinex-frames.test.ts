@@ -124,7 +124,23 @@ describe('parseRestTickers', () => {
     } catch (error) {
       expect((error as BitfinexApiError).bitfinexCode).toBe(10020);
     }
-    expect(() => parseRestTickers({ error: 'ERR_RATE_LIMIT' }, NOW)).toThrow(FeedMessageError);
+    expect(() => parseRestTickers({ tickers: [] }, NOW)).toThrow(FeedMessageError);
+  });
+
+  it('reads every documented error body as one BitfinexApiError, never as rows', () => {
+    const codeOf = (body: unknown): number => {
+      try {
+        parseRestTickers(body, NOW);
+      } catch (error) {
+        expect(error).toBeInstanceOf(BitfinexApiError);
+        return (error as BitfinexApiError).bitfinexCode;
+      }
+      throw new Error('no error thrown');
+    };
+    expect(codeOf({ error: 'ERR_RATE_LIMIT' })).toBe(11010);
+    expect(codeOf(['error', 11010, 'ratelimit: error'])).toBe(11010);
+    expect(codeOf(['error', null, 'platform in maintenance'])).toBe(0);
+    expect(codeOf(['error', 20060, 'maintenance'])).toBe(20060);
   });
 });
 
