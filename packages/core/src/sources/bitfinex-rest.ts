@@ -155,10 +155,11 @@ export class BitfinexRestSource extends MarketSourceBase {
       firstPollDone();
       if (this.stopping.signal.aborted) return;
       let delay = Math.max(0, this.intervalMs - (Date.now() - startedAt));
-      if (outcome.ok) {
-        // A platform found up is followed by a tickers poll right away; a tickers poll resets the failure count.
-        if (!checkPlatform) failures = 0;
+      if (outcome.ok && checkPlatform) {
+        // The platform is up: the next request polls tickers; only a delivered poll makes the source live again.
         checkPlatform = false;
+      } else if (outcome.ok) {
+        failures = 0;
         this.setStatus('live');
       } else {
         delay = Math.max(delay, backoffDelay(this.backoff, failures), outcome.minDelayMs);

@@ -90,6 +90,8 @@ interface Subscription extends BitfinexChannelRef {
   timer: NodeJS.Timeout | undefined;
   /** Last frame (data or heartbeat) on this channel. */
   lastFrameAt: number;
+  /** Resubscriptions for silence since the channel last sent a frame: bounds the cure for a channel that stays mute. */
+  silentResubscribes: number;
 }
 
 /**
@@ -207,6 +209,7 @@ export class BitfinexWsSource extends MarketSourceBase {
           attempts: 0,
           timer: undefined,
           lastFrameAt: 0,
+          silentResubscribes: 0,
         };
         this.subscriptions.set(keyOf(channel, symbol), subscription);
         this.bySubId.set(subscription.subId, subscription);
@@ -304,6 +307,7 @@ export class BitfinexWsSource extends MarketSourceBase {
       // A new connection starts with nothing subscribed; even given-up channels get a fresh chance there.
       subscription.state = 'pending';
       subscription.chanId = undefined;
+      subscription.silentResubscribes = 0;
     }
     if (this.status === 'stopped') return;
     this.setStatus('reconnecting');
@@ -339,6 +343,8 @@ export class BitfinexWsSource extends MarketSourceBase {
     try {
       frame = parseWsFrame(text, (chanId) => this.byChanId.get(chanId), Date.now(), this.confFlags);
     } catch (error) {
+      // A frame we could not read may have carried a sequence number: restart the count rather than see a false gap.
+      this.lastSeq = undefined;
       this.emitError(error instanceof FeedMessageError ? error : new FeedMessageError(String(error), text));
       return;
     }
@@ -405,7 +411,9 @@ export class BitfinexWsSource extends MarketSourceBase {
 
   private touch(chanId: number): void {
     const subscription = this.byChanId.get(chanId);
-    if (subscription) subscription.lastFrameAt = Date.now();
+    if (!subscription) return;
+    subscription.lastFrameAt = Date.now();
+    subscription.silentResubscribes = 0;
   }
 
   private handleInfo(info: Extract<BitfinexWsFrame, { type: 'info' }>): void {
@@ -591,25 +599,38 @@ export class BitfinexWsSource extends MarketSourceBase {
         // All channels silent at once is the connection's problem: the heartbeat watchdog handles that.
         if (!flowing) return;
         for (const subscription of subscribed) {
-          if (now - subscription.lastFrameAt < this.channelSilenceMs) continue;
-          this.emitError(
-            new FeedError(
-              'channel-silent',
-              `${subscription.channel} ${subscription.symbol} sent nothing for ${now - subscription.lastFrameAt} ms while other channels flowed; resubscribing`,
-              { details: { channel: subscription.channel, symbol: subscription.symbol, chanId: subscription.chanId } },
-            ),
-          );
-          if (subscription.chanId !== undefined) {
-            this.send({ event: 'unsubscribe', chanId: subscription.chanId });
-            this.byChanId.delete(subscription.chanId);
-          }
-          subscription.chanId = undefined;
-          subscription.state = 'pending';
-          this.sendSubscribe(subscription);
+          const silentMs = now - subscription.lastFrameAt;
+          if (silentMs >= this.channelSilenceMs) this.onChannelSilent(subscription, silentMs);
         }
       },
       Math.max(1, Math.floor(this.channelSilenceMs / 3)),
     );
+  }
+
+  /** Releases a mute channel and subscribes it again, at most `maxSubscribeAttempts` times in a row. */
+  private onChannelSilent(subscription: Subscription, silentMs: number): void {
+    const givingUp = subscription.silentResubscribes >= this.maxSubscribeAttempts;
+    const { channel, symbol, chanId } = subscription;
+    this.emitError(
+      new FeedError(
+        'channel-silent',
+        `${channel} ${symbol} sent nothing for ${silentMs} ms while other channels flowed; ${givingUp ? 'giving up on it until the next connection' : 'resubscribing'}`,
+        { details: { channel, symbol, chanId, resubscribes: subscription.silentResubscribes, gaveUp: givingUp } },
+      ),
+    );
+    if (chanId !== undefined) {
+      this.send({ event: 'unsubscribe', chanId });
+      this.byChanId.delete(chanId);
+    }
+    subscription.chanId = undefined;
+    if (givingUp) {
+      subscription.state = 'failed';
+      this.armWatchdog();
+      return;
+    }
+    subscription.silentResubscribes += 1;
+    subscription.state = 'pending';
+    this.sendSubscribe(subscription);
   }
 
   private unsubscribeAll(): void {

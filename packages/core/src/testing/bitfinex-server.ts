@@ -50,6 +50,8 @@ export interface FakeBitfinexFaults {
   renameEchoSymbol: boolean;
   /** `ping` gets no `pong`, as on a half-open connection. */
   ignorePings: boolean;
+  /** Subscriptions to these channels are confirmed, then get nothing at all: no snapshot, data or heartbeat. */
+  muteChannels: Set<string>;
 }
 
 /** The bodies Bitfinex answers a rate-limited REST request with (sometimes with HTTP 200). */
@@ -200,6 +202,7 @@ class FakeBitfinexServer implements FakeBitfinex {
     omitSubId: false,
     renameEchoSymbol: false,
     ignorePings: false,
+    muteChannels: new Set(),
   };
   private readonly heartbeatIntervalMs: number;
   private readonly tradeUpdateDelayMs: number;
@@ -442,6 +445,7 @@ class FakeBitfinexServer implements FakeBitfinex {
       ...(symbol.startsWith('f') ? { currency: symbol.slice(1) } : { pair: symbol.slice(1) }),
       ...(subId === undefined || this.faults.omitSubId ? {} : { subId }),
     });
+    if (this.faults.muteChannels.has(key)) this.silenced.add(sub);
     this.sendOnChannel(socket, state, sub, [this.market.snapshot(channel, symbol)]);
   }
 

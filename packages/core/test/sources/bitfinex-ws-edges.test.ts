@@ -142,16 +142,31 @@ describe('Bitfinex WebSocket source: a channel that goes silent while others flo
     await tradeFlows(h, 1_700_000_005);
     expect(h.server.connections).toBe(1); // the other channel was never interrupted
   });
+
+  it('gives a channel that stays mute maxSubscribeAttempts resubscriptions, then releases it and gives up', async () => {
+    const h = await open({ channelSilenceMs: 100, maxSubscribeAttempts: 2 }, { heartbeatIntervalMs: 20 }, (s) => {
+      s.faults.muteChannels.add('trades:tBTCUSD');
+    });
+    const gaveUp = () =>
+      h.errors.some((e) => e instanceof FeedError && e.reason === 'channel-silent' && e.details.gaveUp === true);
+    await h.server.waitFor(gaveUp, 5_000);
+    const silent = h.errors.filter((e) => e instanceof FeedError && e.reason === 'channel-silent') as FeedError[];
+    expect(silent.map((e) => e.details.resubscribes)).toEqual([0, 1, 2]);
+    await h.server.waitFor(() => chanOf(h, 'trades') === undefined); // released on the server too
+    h.server.pushTicker('tBTCUSD', [1, 1, 2, 1, 0, 0, 2.5, 10, 2, 1]);
+    await h.server.waitFor(() => h.tickers.some((t) => t.lastPrice === 2.5));
+    expect(h.server.connections).toBe(1);
+  });
 });
 
 describe('Bitfinex WebSocket source: maintenance', () => {
   it('pings while paused so a quiet maintenance is not mistaken for a dead connection', async () => {
-    const h = await open({ heartbeatTimeoutMs: 100, pingIntervalMs: 20, maintenanceMaxPauseMs: 60_000 });
+    const h = await open({ heartbeatTimeoutMs: 300, pingIntervalMs: 30, maintenanceMaxPauseMs: 60_000 });
     await h.server.waitFor(() => h.server.subscriptions.length === 2);
     h.server.sendInfo(20060);
     await h.server.waitFor(() => h.source.status === 'paused' && h.server.subscriptions.length === 0);
-    // Five heartbeat timeouts' worth of maintenance: without pings the watchdog would have recycled the connection.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Three heartbeat timeouts' worth of maintenance: without pings the watchdog would have recycled the connection.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(reasons(h)).not.toContain('heartbeat-timeout');
     expect(h.server.connections).toBe(1);
     h.server.sendInfo(20061);
@@ -168,7 +183,8 @@ describe('Bitfinex WebSocket source: maintenance', () => {
   });
 
   it('reconnects after maintenanceMaxPauseMs when 20061 never comes, and resumes once it does', async () => {
-    const h = await open({ maintenanceMaxPauseMs: 150, heartbeatTimeoutMs: 100, pingIntervalMs: 20 });
+    // The watchdog is far longer than the pause, so only the maintenance cap can end it.
+    const h = await open({ maintenanceMaxPauseMs: 150, heartbeatTimeoutMs: 2_000, pingIntervalMs: 100 });
     await h.server.waitFor(() => h.server.subscriptions.length === 2);
     h.server.sendInfo(20060);
     await h.server.waitFor(hasReason(h, 'maintenance-timeout'), 3_000);
@@ -182,7 +198,7 @@ describe('Bitfinex WebSocket source: maintenance', () => {
   });
 
   it('bounds a maintenance announced by the greeting (platform status 0) the same way', async () => {
-    const h = await open({ maintenanceMaxPauseMs: 100, heartbeatTimeoutMs: 100, pingIntervalMs: 20 }, {}, (s) =>
+    const h = await open({ maintenanceMaxPauseMs: 100, heartbeatTimeoutMs: 2_000, pingIntervalMs: 100 }, {}, (s) =>
       s.sendInfo(20060),
     );
     await h.server.waitFor(hasReason(h, 'maintenance-timeout'), 3_000);
@@ -201,6 +217,17 @@ describe('Bitfinex WebSocket source: conf flags', () => {
     expect(h.errors).toEqual([]);
     expect(h.tickers[0]?.eventTime).toBeGreaterThanOrEqual(before);
     expect(h.trades.map((t) => t.price).every((p) => p > 0)).toBe(true);
+  });
+
+  it('does not mistake a malformed numbered frame for a gap', async () => {
+    const h = await open({ sequenceNumbers: true }, { heartbeatIntervalMs: 20 });
+    await h.server.waitFor(() => h.tickers.length === 1 && h.trades.length === 3);
+    h.server.pushTicker('tBTCUSD', ['not', 'a', 'ticker']); // numbered by the server like any frame
+    const heartbeats = h.source.stats().heartbeats;
+    await h.server.waitFor(() => h.source.stats().heartbeats >= heartbeats + 4);
+    expect(reasons(h)).not.toContain('sequence-gap');
+    expect(h.source.stats().malformed).toBe(1);
+    expect(h.server.connections).toBe(1);
   });
 
   it('reports a sequence gap and reconnects', async () => {
