@@ -192,7 +192,11 @@ export class BitfinexWsSource extends MarketSourceBase {
       });
     this.channelSilenceMs = positive('channelSilenceMs', options.channelSilenceMs, 45_000);
     this.maintenanceMaxPauseMs = positive('maintenanceMaxPauseMs', options.maintenanceMaxPauseMs, 150_000);
-    this.pingIntervalMs = positive('pingIntervalMs', options.pingIntervalMs, Math.floor(this.heartbeatTimeoutMs / 3));
+    this.pingIntervalMs = positive(
+      'pingIntervalMs',
+      options.pingIntervalMs,
+      Math.max(1, Math.floor(this.heartbeatTimeoutMs / 3)),
+    );
     if (this.pingIntervalMs >= this.heartbeatTimeoutMs)
       throw configError('pingIntervalMs must be below heartbeatTimeoutMs', { pingIntervalMs: this.pingIntervalMs });
     this.confFlags =

@@ -202,18 +202,23 @@ export function configError(message: string, details: Record<string, unknown>): 
 // pairs with a long currency name carry a colon (tTESTBTC:TESTUSD, t1INCH:USD).
 const BITFINEX_SYMBOL = /^[tf][A-Z0-9]+(?::[A-Z0-9]+)?$/;
 
+// A lowercase symbol is the usual slip (Bitfinex omits it from REST answers silently): suggest the accepted spelling.
+function symbolHint(symbol: unknown): string {
+  if (typeof symbol === 'string' && /^[tf]/i.test(symbol)) {
+    const fixed = `${symbol.charAt(0).toLowerCase()}${symbol.slice(1).toUpperCase()}`;
+    if (BITFINEX_SYMBOL.test(fixed))
+      return ` (did you mean "${fixed}"? Bitfinex symbols are uppercase after the t/f prefix)`;
+  }
+  return ' (expected e.g. tBTCUSD)';
+}
+
 /** Internal: ConfigError unless `symbols` is a non-empty list of distinct Bitfinex symbols. */
 export function validateSymbols(symbols: readonly string[], what: string): string[] {
   if (!Array.isArray(symbols) || symbols.length === 0)
     throw configError(`${what}: symbols must be a non-empty array`, { symbols });
   for (const symbol of symbols) {
     if (typeof symbol !== 'string' || !BITFINEX_SYMBOL.test(symbol)) {
-      const hint =
-        typeof symbol === 'string' &&
-        BITFINEX_SYMBOL.test(symbol.toUpperCase().replace(/^([TF])/, (c) => c.toLowerCase()))
-          ? ` (Bitfinex symbols are uppercase after the prefix: "${symbol[0]?.toLowerCase()}${symbol.slice(1).toUpperCase()}")`
-          : ' (expected e.g. tBTCUSD)';
-      throw configError(`${what}: "${String(symbol)}" is not a Bitfinex symbol${hint}`, { symbol });
+      throw configError(`${what}: "${String(symbol)}" is not a Bitfinex symbol${symbolHint(symbol)}`, { symbol });
     }
   }
   if (new Set(symbols).size !== symbols.length) throw configError(`${what}: symbols contain duplicates`, { symbols });

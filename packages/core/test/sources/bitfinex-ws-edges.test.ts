@@ -249,7 +249,7 @@ describe('Bitfinex WebSocket source: symbols validated up front', () => {
 
   it('refuses lowercase and prefix-less symbols, and funding symbols, with a ConfigError that says why', () => {
     expect(() => createBitfinexWsSource({ symbols: ['tbtcusd'] })).toThrow(ConfigError);
-    expect(() => createBitfinexWsSource({ symbols: ['tbtcusd'] })).toThrow(/uppercase.*"tBTCUSD"/);
+    expect(() => createBitfinexWsSource({ symbols: ['tbtcusd'] })).toThrow(/did you mean "tBTCUSD"/);
     expect(() => createBitfinexWsSource({ symbols: ['BTCUSD'] })).toThrow(/not a Bitfinex symbol/);
     expect(() => createBitfinexWsSource({ symbols: ['tBTCUSD', 'fUSD'] })).toThrow(ConfigError);
     expect(() => createBitfinexWsSource({ symbols: ['fUSD'] })).toThrow(/fUSD is a funding symbol/);
