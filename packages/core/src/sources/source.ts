@@ -46,7 +46,7 @@ export type FeedErrorReason =
   | 'network'
   /** The server answered with an unexpected HTTP status (5xx, 4xx other than 429). */
   | 'http-status'
-  /** HTTP 429: the exchange's rate limit was hit; the source backs off. */
+  /** The exchange's rate limit was hit (HTTP 429, or a rate-limit body with any status); the source backs off. */
   | 'rate-limited'
   /** No frame (data or heartbeat) arrived within the heartbeat timeout; the connection is recycled. */
   | 'heartbeat-timeout'

@@ -56,13 +56,13 @@ async function subscribe(server: FakeBitfinex, client: RawClient, channel: strin
 
 describe('startFakeBitfinex (raw protocol)', () => {
   it('echoes subId, sends heartbeats only on channels silent for the period, and none on a busy one', async () => {
-    const { server, client } = await rawClient({ heartbeatIntervalMs: 100 });
+    const { server, client } = await rawClient({ heartbeatIntervalMs: 200 });
     const quiet = await subscribe(server, client, 'ticker', 'tETHUSD', 7);
     const busy = await subscribe(server, client, 'ticker', 'tBTCUSD', 8);
     expect(client.event('subscribed').map((e) => e.subId)).toEqual([7, 8]);
     const values = [1, 1, 2, 1, 0, 0, 1.5, 10, 2, 1];
     // Keep one channel busy well past several heartbeat periods.
-    for (let i = 0; i < 40; i += 1) {
+    for (let i = 0; i < 60; i += 1) {
       server.pushTicker('tBTCUSD', values);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
