@@ -134,7 +134,8 @@ export class BitfinexWsSource extends MarketSourceBase {
   private readonly pingIntervalMs: number;
   private readonly confFlags: number;
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly bySubId = new Map<number, Subscription>();
+  // Keyed by the subId's text: a server may echo the number back as a string.
+  private readonly bySubId = new Map<string, Subscription>();
   private readonly byChanId = new Map<number, Subscription>();
   private readonly lastTradeId = new Map<string, number>();
   private readonly connectTimes: number[] = [];
@@ -216,7 +217,7 @@ export class BitfinexWsSource extends MarketSourceBase {
           silentResubscribes: 0,
         };
         this.subscriptions.set(keyOf(channel, symbol), subscription);
-        this.bySubId.set(subscription.subId, subscription);
+        this.bySubId.set(String(subscription.subId), subscription);
       }
     }
   }
@@ -543,10 +544,9 @@ export class BitfinexWsSource extends MarketSourceBase {
 
   private confirm(frame: Extract<BitfinexWsFrame, { type: 'subscribed' }>): void {
     // Match by our own subId; only a server that echoes none is matched by channel and symbol.
-    const subscription =
-      typeof frame.subId === 'number'
-        ? this.bySubId.get(frame.subId)
-        : this.subscriptions.get(keyOf(frame.channel, frame.symbol));
+    const subscription = isSubId(frame.subId)
+      ? this.bySubId.get(String(frame.subId))
+      : this.subscriptions.get(keyOf(frame.channel, frame.symbol));
     if (!subscription) {
       this.counters.ignored += 1;
       return;
@@ -568,10 +568,9 @@ export class BitfinexWsSource extends MarketSourceBase {
 
   private handleApiError(error: BitfinexApiError, subId: unknown): void {
     this.emitError(error);
-    const subscription =
-      typeof subId === 'number'
-        ? this.bySubId.get(subId)
-        : this.subscriptions.get(keyOf(String(error.channel), String(error.symbol)));
+    const subscription = isSubId(subId)
+      ? this.bySubId.get(String(subId))
+      : this.subscriptions.get(keyOf(String(error.channel), String(error.symbol)));
     if (subscription?.state !== 'pending') return;
     if (SUBSCRIBE_FAILURES.has(error.bitfinexCode)) {
       clearTimeout(subscription.timer);
@@ -709,6 +708,10 @@ function tradingSymbols(symbols: readonly string[]): string[] {
     );
   }
   return valid;
+}
+
+function isSubId(value: unknown): value is number | string {
+  return typeof value === 'number' || typeof value === 'string';
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

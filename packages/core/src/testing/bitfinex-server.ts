@@ -48,6 +48,8 @@ export interface FakeBitfinexFaults {
   omitSubId: boolean;
   /** `subscribed` echoes spell the symbol differently (lowercase), as a normalising server might. */
   renameEchoSymbol: boolean;
+  /** `subscribed` echoes carry the `subId` as a string. */
+  stringifySubId: boolean;
   /** `ping` gets no `pong`, as on a half-open connection. */
   ignorePings: boolean;
   /** Subscriptions to these channels are confirmed, then get nothing at all: no snapshot, data or heartbeat. */
@@ -201,6 +203,7 @@ class FakeBitfinexServer implements FakeBitfinex {
     alreadySubscribed: new Set(),
     omitSubId: false,
     renameEchoSymbol: false,
+    stringifySubId: false,
     ignorePings: false,
     muteChannels: new Set(),
   };
@@ -443,7 +446,9 @@ class FakeBitfinexServer implements FakeBitfinex {
       chanId: sub.chanId,
       symbol: this.faults.renameEchoSymbol ? symbol.toLowerCase() : symbol,
       ...(symbol.startsWith('f') ? { currency: symbol.slice(1) } : { pair: symbol.slice(1) }),
-      ...(subId === undefined || this.faults.omitSubId ? {} : { subId }),
+      ...(subId === undefined || this.faults.omitSubId
+        ? {}
+        : { subId: this.faults.stringifySubId ? String(subId) : subId }),
     });
     if (this.faults.muteChannels.has(key)) this.silenced.add(sub);
     this.sendOnChannel(socket, state, sub, [this.market.snapshot(channel, symbol)]);

@@ -79,6 +79,15 @@ describe('Bitfinex WebSocket source: subscriptions tracked by subId', () => {
     expect(h.errors).toEqual([]);
   });
 
+  it('matches a subId echoed back as a string', async () => {
+    const h = await open({}, {}, (s) => {
+      s.faults.stringifySubId = true;
+      s.faults.renameEchoSymbol = true; // so that only the subId can match
+    });
+    await tradeFlows(h, 1_700_000_009);
+    expect(h.errors).toEqual([]);
+  });
+
   it('falls back to channel and symbol when the server echoes no subId', async () => {
     const h = await open({}, {}, (s) => {
       s.faults.omitSubId = true;
