@@ -44,8 +44,6 @@ export {
   type FakeBitfinexFaults,
   type FakeBitfinexOptions,
   type FakeSubscription,
-  FLAG_SEQ_ALL,
-  FLAG_TIMESTAMP,
   RATE_LIMIT_BODIES,
   startFakeBitfinex,
 } from './testing/bitfinex-server';

@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { tickerToWsArray, tradeToArray } from '../sources/bitfinex-frames';
+import { CONF_FLAG_SEQ_ALL, CONF_FLAG_TIMESTAMP, tickerToWsArray, tradeToArray } from '../sources/bitfinex-frames';
 import { SyntheticMarket, type SyntheticOptions, SyntheticSource, TOP_SYMBOLS } from '../sources/synthetic';
 
 /** Options of {@link startFakeBitfinex}. */
@@ -64,11 +64,6 @@ export const RATE_LIMIT_BODIES = Object.freeze({
 
 /** Bitfinex's documented public subscription limit per connection (`ws-general`). */
 export const DOCUMENTED_SUBSCRIPTION_LIMIT = 30;
-
-/** `conf` flag: append a sequence number to every channel frame. */
-export const FLAG_SEQ_ALL = 65_536;
-/** `conf` flag: append a millisecond timestamp to every channel frame. */
-export const FLAG_TIMESTAMP = 32_768;
 
 /** Handle of a running fake server; see {@link startFakeBitfinex}. */
 export interface FakeBitfinex {
@@ -135,7 +130,7 @@ interface ClientState {
   channels: Map<number, FakeSubscription>;
   /** `conf` flags the client asked for. */
   flags: number;
-  /** Last sequence number sent (with {@link FLAG_SEQ_ALL}). */
+  /** Last sequence number sent (with {@link CONF_FLAG_SEQ_ALL}). */
   seq: number;
 }
 
@@ -481,8 +476,8 @@ class FakeBitfinexServer implements FakeBitfinex {
   private sendOnChannel(socket: WebSocket, state: ClientState, sub: FakeSubscription, payload: unknown[]): boolean {
     if (this.silenced.has(sub) || state.channels.get(sub.chanId) !== sub) return false;
     const frame: unknown[] = [sub.chanId, ...payload];
-    if (state.flags & FLAG_SEQ_ALL) frame.push(++state.seq);
-    if (state.flags & FLAG_TIMESTAMP) frame.push(Date.now());
+    if (state.flags & CONF_FLAG_SEQ_ALL) frame.push(++state.seq);
+    if (state.flags & CONF_FLAG_TIMESTAMP) frame.push(Date.now());
     send(socket, frame);
     this.armHeartbeat(socket, state, sub);
     return true;

@@ -1,13 +1,8 @@
 // Tests / the fake Bitfinex itself, with a raw WebSocket client: it must keep the documented manners the source tests rely on.
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import {
-  type FakeBitfinex,
-  type FakeBitfinexOptions,
-  FLAG_SEQ_ALL,
-  FLAG_TIMESTAMP,
-  startFakeBitfinex,
-} from '../../src/testing/bitfinex-server';
+import { CONF_FLAG_SEQ_ALL, CONF_FLAG_TIMESTAMP } from '../../src/sources/bitfinex-frames';
+import { type FakeBitfinex, type FakeBitfinexOptions, startFakeBitfinex } from '../../src/testing/bitfinex-server';
 
 let server: FakeBitfinex | undefined;
 const sockets: WebSocket[] = [];
@@ -92,7 +87,7 @@ describe('startFakeBitfinex (raw protocol)', () => {
 
   it('appends the sequence number, then the timestamp, to every channel frame once asked by conf', async () => {
     const { server, client } = await rawClient({ heartbeatIntervalMs: 30 });
-    client.send({ event: 'conf', flags: FLAG_SEQ_ALL | FLAG_TIMESTAMP });
+    client.send({ event: 'conf', flags: CONF_FLAG_SEQ_ALL | CONF_FLAG_TIMESTAMP });
     await server.waitFor(() => client.event('conf').length === 1);
     expect(client.event('conf')[0]).toMatchObject({ status: 'OK' });
     const chanId = await subscribe(server, client, 'trades', 'tBTCUSD');
