@@ -39,8 +39,11 @@ export {
   startQuestDb,
 } from './testing/questdb';
 export {
+  DOCUMENTED_SUBSCRIPTION_LIMIT,
   type FakeBitfinex,
+  type FakeBitfinexFaults,
   type FakeBitfinexOptions,
   type FakeSubscription,
+  RATE_LIMIT_BODIES,
   startFakeBitfinex,
 } from './testing/bitfinex-server';

@@ -52,7 +52,7 @@ export interface InfluxSinkOptions {
   retryBaseDelayMs?: number;
   /** Largest backoff window. Default 5000 ms. */
   retryMaxDelayMs?: number;
-  /** Socket timeout of one write request. Default 10000 ms. */
+  /** A write request whose connection stays silent this long fails with a timeout, its connection is closed, and it is retried. Default 10000 ms. */
   requestTimeoutMs?: number;
   /** How long `close()` waits for buffered points before failing them. Default 30000 ms. */
   closeTimeoutMs?: number;

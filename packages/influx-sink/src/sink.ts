@@ -1,4 +1,7 @@
 // Sink: sends buffered points to InfluxDB 3 in batches, retrying what may succeed, and settles each write() by durability.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
 import { InfluxDBClient, setLogger } from '@influxdata/influxdb3-client';
 import type { CandleUpdate, Ticker, Trade } from '@kandle/core';
 import { SinkWriteError } from '@kandle/core';
@@ -71,6 +74,7 @@ export function createInfluxSink(options: InfluxSinkOptions = {}): InfluxSink {
 
 class BatchingInfluxSink implements InfluxSink {
   private readonly client: InfluxDBClient;
+  private readonly agent: HttpAgent;
   private readonly buffer: PointBuffer;
   private readonly backoff: BackoffPolicy;
   private readonly counters = { pointsWritten: 0, batchesWritten: 0, retries: 0, failedPoints: 0, failedBatches: 0 };
@@ -86,11 +90,13 @@ class BatchingInfluxSink implements InfluxSink {
 
   constructor(private readonly options: ResolvedSinkOptions) {
     muteClientWriteFailureLog();
+    this.agent = closingAgent(options.host, options.requestTimeoutMs);
     this.client = new InfluxDBClient({
       host: options.host,
       database: options.database,
       writeTimeout: options.requestTimeoutMs,
       token: options.token,
+      transportOptions: { agent: this.agent },
       ...(options.authScheme === undefined ? {} : { authScheme: options.authScheme }),
       // noSync stays false: with it the server answers before the WAL is persisted, which would break the ack contract.
       writeOptions: { precision: 'ms', gzipThreshold: options.gzipThreshold, noSync: false },
@@ -351,6 +357,7 @@ class BatchingInfluxSink implements InfluxSink {
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
       await this.client.close().catch(() => undefined);
+      this.agent.destroy();
     }
   }
 
@@ -365,6 +372,32 @@ class BatchingInfluxSink implements InfluxSink {
     }
     this.wakeRetrySleep?.();
   }
+}
+
+/**
+ * The client's write timeout only rejects the request (RequestTimedOutError); it leaves the socket open, so a server
+ * that accepts and never answers would keep one hung connection per retry for as long as it stays silent. This agent
+ * destroys a socket once it has been idle for the request timeout, which ends the hung request for good.
+ */
+function closingAgent(host: string, requestTimeoutMs: number): HttpAgent {
+  const close = (socket: Socket): Socket => {
+    socket.setTimeout(requestTimeoutMs);
+    socket.on('timeout', () => socket.destroy());
+    return socket;
+  };
+  // keepAlive as Node's global agent has it since Node 19: batches reuse one connection.
+  if (host.startsWith('https:')) {
+    return new (class extends HttpsAgent {
+      override createConnection(...args: Parameters<HttpsAgent['createConnection']>) {
+        return close(super.createConnection(...args) as Socket);
+      }
+    })({ keepAlive: true });
+  }
+  return new (class extends HttpAgent {
+    override createConnection(...args: Parameters<HttpAgent['createConnection']>) {
+      return close(super.createConnection(...args) as Socket);
+    }
+  })({ keepAlive: true });
 }
 
 function statusOf(error: SinkWriteError): { status?: number } {

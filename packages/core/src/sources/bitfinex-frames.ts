@@ -23,6 +23,7 @@ export const BITFINEX_CODES = {
   10305: 'reached limit of open channels',
   10400: 'unsubscription failed (generic)',
   10401: 'not subscribed',
+  11010: 'rate limit reached (wait before retrying; the IP may be blocked for 60 s)',
   20051: 'stop/restart websocket server (reconnect)',
   20060: 'entering maintenance mode (pause activity)',
   20061: 'maintenance ended (resubscribe)',
@@ -135,16 +136,16 @@ export interface RestTickersResult {
  * `[SYMBOL, BID, BID_SIZE, ASK, ASK_SIZE, DAILY_CHANGE, DAILY_CHANGE_RELATIVE, LAST_PRICE, VOLUME, HIGH, LOW]`.
  *
  * @param now - becomes every ticker's `eventTime` (the time the response was received)
- * @throws BitfinexApiError for an error body `["error", code, msg]`; FeedMessageError when the body is not an array
+ * @throws BitfinexApiError for an error body (`["error", code, msg]`, `{"error": …}`); FeedMessageError when the body is not an array
  * @example
  * ```ts
  * const { tickers, funding, malformed } = parseRestTickers(await res.json(), Date.now());
  * ```
  */
 export function parseRestTickers(json: unknown, now: number): RestTickersResult {
-  if (!Array.isArray(json)) throw new FeedMessageError('tickers response must be an array of arrays', json);
   const apiError = restErrorOf(json);
   if (apiError) throw apiError;
+  if (!Array.isArray(json)) throw new FeedMessageError('tickers response must be an array of arrays', json);
   const result: RestTickersResult = { tickers: [], funding: 0, malformed: [] };
   for (const row of json) {
     if (!Array.isArray(row) || typeof row[0] !== 'string') {
@@ -165,23 +166,56 @@ export function parseRestTickers(json: unknown, now: number): RestTickersResult 
   return result;
 }
 
-/** Internal: a BitfinexApiError when `json` is Bitfinex's REST error body `["error", code, msg]`. */
+/** Bitfinex's rate-limit error code (`["error", 11010, "ratelimit: error"]`). */
+export const RATE_LIMIT_CODE = 11010;
+
+/**
+ * Internal: a BitfinexApiError when `json` is one of Bitfinex's REST error bodies, whatever the HTTP status came with
+ * it: `["error", code, msg]` (the code may be `null`, then `bitfinexCode` is 0) or `{"error": "ERR_RATE_LIMIT"}`
+ * (then `bitfinexCode` is {@link RATE_LIMIT_CODE}).
+ */
 export function restErrorOf(json: unknown): BitfinexApiError | undefined {
-  if (Array.isArray(json) && json[0] === 'error' && typeof json[1] === 'number') {
-    return new BitfinexApiError(json[1], typeof json[2] === 'string' ? json[2] : 'unknown error');
+  if (Array.isArray(json) && json[0] === 'error' && (typeof json[1] === 'number' || json[1] === null)) {
+    return new BitfinexApiError(json[1] ?? 0, typeof json[2] === 'string' ? json[2] : 'unknown error');
+  }
+  if (json !== null && typeof json === 'object' && !Array.isArray(json)) {
+    const error = (json as { error?: unknown }).error;
+    if (error === 'ERR_RATE_LIMIT') return new BitfinexApiError(RATE_LIMIT_CODE, 'ERR_RATE_LIMIT');
+    if (typeof error === 'string') return new BitfinexApiError(0, error);
   }
   return undefined;
 }
 
+/** `conf` flag: Bitfinex appends a sequence number to every channel frame. */
+export const CONF_FLAG_SEQ_ALL = 65_536;
+/** `conf` flag: Bitfinex appends a millisecond timestamp to every channel frame. */
+export const CONF_FLAG_TIMESTAMP = 32_768;
+
+/**
+ * What `conf` flags appended to a channel frame, after its documented fields: the sequence number first, then the
+ * timestamp (when both flags are on). Absent when the flag is off or the frame carries none yet.
+ */
+export interface ChannelFrameMeta {
+  seq?: number;
+  ts?: number;
+}
+
 /** A decoded WebSocket v2 message. */
-export type BitfinexWsFrame =
+export type BitfinexWsFrame = BitfinexEventFrame | (BitfinexChannelFrame & ChannelFrameMeta);
+
+type BitfinexEventFrame =
   /** `{event:'info'}`: greeting (version, platform status) or a code such as 20051/20060/20061. */
   | { type: 'info'; version?: number; platformStatus?: number; code?: number; message?: string }
-  | { type: 'subscribed'; channel: string; chanId: number; symbol: string }
+  /** `subId` is the client's own id echoed back, when the server echoes one. */
+  | { type: 'subscribed'; channel: string; chanId: number; symbol: string; subId?: unknown }
   | { type: 'unsubscribed'; chanId: number }
-  | { type: 'error'; error: BitfinexApiError }
-  /** Any other event (`pong`, `conf`, …); nothing to do. */
-  | { type: 'event'; event: string }
+  | { type: 'error'; error: BitfinexApiError; subId?: unknown }
+  /** `{event:'conf', status, flags}`: the answer to a flags request. */
+  | { type: 'conf'; ok: boolean; flags: number | undefined }
+  /** Any other event (`pong`, …); nothing to do. */
+  | { type: 'event'; event: string };
+
+type BitfinexChannelFrame =
   | { type: 'heartbeat'; chanId: number }
   | { type: 'ticker'; chanId: number; ticker: Ticker }
   /** A snapshot (oldest first) or one `te` trade. */
@@ -196,17 +230,20 @@ export type BitfinexWsFrame =
  *
  * @param text - the raw frame
  * @param channelOf - resolves a channel id to what it was subscribed as
- * @param now - becomes `eventTime` of tickers
+ * @param now - becomes `eventTime` of tickers, unless the frame carries a timestamp (conf flag TIMESTAMP)
+ * @param flags - the `conf` flags in force, so that appended sequence numbers and timestamps are read, not mistaken for data
  * @throws FeedMessageError for invalid JSON or a layout that matches no documented message
  * @example
  * ```ts
  * const frame = parseWsFrame('[17,"hb"]', (id) => channels.get(id), Date.now()); // { type: 'heartbeat', chanId: 17 }
+ * parseWsFrame('[17,"hb",42]', (id) => channels.get(id), Date.now(), CONF_FLAG_SEQ_ALL); // { …, seq: 42 }
  * ```
  */
 export function parseWsFrame(
   text: string,
   channelOf: (chanId: number) => BitfinexChannelRef | undefined,
   now: number,
+  flags = 0,
 ): BitfinexWsFrame {
   let data: unknown;
   try {
@@ -214,7 +251,7 @@ export function parseWsFrame(
   } catch {
     throw new FeedMessageError('frame is not valid JSON', text);
   }
-  if (Array.isArray(data)) return parseChannelFrame(data, channelOf, now);
+  if (Array.isArray(data)) return parseChannelFrame(data, channelOf, now, flags);
   if (data !== null && typeof data === 'object') return parseEvent(data as Record<string, unknown>);
   throw new FeedMessageError('frame must be an event object or a channel array', text);
 }
@@ -237,7 +274,13 @@ function parseEvent(event: Record<string, unknown>): BitfinexWsFrame {
       if (typeof event.channel !== 'string' || !isChanId(event.chanId) || typeof event.symbol !== 'string') {
         throw new FeedMessageError('subscribed event needs channel, chanId and symbol', event);
       }
-      return { type: 'subscribed', channel: event.channel, chanId: event.chanId, symbol: event.symbol };
+      return {
+        type: 'subscribed',
+        channel: event.channel,
+        chanId: event.chanId,
+        symbol: event.symbol,
+        ...(event.subId === undefined ? {} : { subId: event.subId }),
+      };
     case 'unsubscribed':
       if (!isChanId(event.chanId)) throw new FeedMessageError('unsubscribed event needs a chanId', event);
       return { type: 'unsubscribed', chanId: event.chanId };
@@ -252,6 +295,13 @@ function parseEvent(event: Record<string, unknown>): BitfinexWsFrame {
             symbol: typeof event.symbol === 'string' ? event.symbol : undefined,
           },
         ),
+        ...(event.subId === undefined ? {} : { subId: event.subId }),
+      };
+    case 'conf':
+      return {
+        type: 'conf',
+        ok: event.status === 'OK',
+        flags: typeof event.flags === 'number' ? event.flags : undefined,
       };
     default:
       return { type: 'event', event: name };
@@ -262,27 +312,53 @@ function parseChannelFrame(
   frame: unknown[],
   channelOf: (chanId: number) => BitfinexChannelRef | undefined,
   now: number,
+  flags: number,
 ): BitfinexWsFrame {
   const [chanId, second, third] = frame;
   if (!isChanId(chanId) || frame.length < 2) throw new FeedMessageError('channel frame must be [chanId, …]', frame);
-  if (second === 'hb') return { type: 'heartbeat', chanId };
+  // `hb`, `te`, `tu` (and funding `fte`, `ftu`) carry their data in the third slot; everything else in the second.
+  const meta = frameMeta(frame, typeof second === 'string' && second !== 'hb' ? 3 : 2, flags);
+  if (second === 'hb') return { type: 'heartbeat', chanId, ...meta };
   const ref = channelOf(chanId);
-  if (!ref) return { type: 'unknown-channel', chanId };
+  if (!ref) return { type: 'unknown-channel', chanId, ...meta };
+  // Funding tickers (16 values) and trades (`fte` with RATE and PERIOD) would pass as trading data if decoded here.
+  if (!ref.symbol.startsWith('t'))
+    throw new FeedMessageError(`${ref.symbol} is not a trading pair; funding frames are not supported`, frame);
   if (ref.channel === 'ticker') {
-    return { type: 'ticker', chanId, ticker: parseTickerArray(ref.symbol, second, now) };
+    return { type: 'ticker', chanId, ticker: parseTickerArray(ref.symbol, second, meta.ts ?? now), ...meta };
   }
-  if (second === 'te') return { type: 'trades', chanId, trades: [parseTradeArray(ref.symbol, third)], snapshot: false };
+  if (second === 'te')
+    return { type: 'trades', chanId, trades: [parseTradeArray(ref.symbol, third)], snapshot: false, ...meta };
   if (second === 'tu') {
     parseTradeArray(ref.symbol, third);
-    return { type: 'trade-update', chanId };
+    return { type: 'trade-update', chanId, ...meta };
   }
   if (Array.isArray(second)) {
     const trades = second.map((row) => parseTradeArray(ref.symbol, row));
     // Bitfinex sends snapshots newest first; downstream candles want event-time order.
     trades.sort((a, b) => a.time - b.time || a.id - b.id);
-    return { type: 'trades', chanId, trades, snapshot: true };
+    return { type: 'trades', chanId, trades, snapshot: true, ...meta };
   }
   throw new FeedMessageError(`unexpected ${ref.channel} frame for ${ref.symbol}`, frame);
+}
+
+/** Reads what the `conf` flags appended after the `payloadEnd` documented values; later extra values are ignored. */
+function frameMeta(frame: unknown[], payloadEnd: number, flags: number): ChannelFrameMeta {
+  const meta: ChannelFrameMeta = {};
+  let at = payloadEnd;
+  if (flags & CONF_FLAG_SEQ_ALL) {
+    const seq = frame[at++];
+    if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq)))
+      throw new FeedMessageError('sequence number must be an integer', frame);
+    if (seq !== undefined) meta.seq = seq;
+  }
+  if (flags & CONF_FLAG_TIMESTAMP) {
+    const ts = frame[at];
+    if (ts !== undefined && !(typeof ts === 'number' && Number.isSafeInteger(ts) && ts > 0))
+      throw new FeedMessageError('frame timestamp must be Unix ms', frame);
+    if (ts !== undefined) meta.ts = ts;
+  }
+  return meta;
 }
 
 function isChanId(value: unknown): value is number {

@@ -1,6 +1,6 @@
 // Sources / Bitfinex REST: polls the public /v2/tickers endpoint within its rate limit and emits Tickers.
 import { FeedMessageError } from '../errors';
-import { type BitfinexApiError, parseRestTickers, restErrorOf } from './bitfinex-frames';
+import { BitfinexApiError, parseRestTickers, RATE_LIMIT_CODE, restErrorOf } from './bitfinex-frames';
 import {
   type Backoff,
   type BackoffOptions,
@@ -10,6 +10,7 @@ import {
   MarketSourceBase,
   requirePositive,
   resolveBackoff,
+  rollingWindowWait,
   sleep,
   validateSymbols,
 } from './source';
@@ -18,25 +19,36 @@ import {
 export const BITFINEX_REST_URL = 'https://api-pub.bitfinex.com';
 
 /**
- * Fastest polling allowed without `ignoreRateLimit`: Bitfinex rate-limits public REST endpoints per IP
- * (10–90 requests/minute depending on the endpoint; `/v2/tickers` is at the low end, 30/minute) and blocks
- * an IP that exceeds it for 60 s. One request every 2 s stays at 30/minute.
+ * Requests per rolling minute kandle allows itself on Bitfinex's public REST API. Bitfinex documents 30/minute for
+ * `/v2/tickers` and blocks an IP that exceeds it for 60 s; 27 leaves a margin for clock and timer drift.
  */
-export const MIN_REST_INTERVAL_MS = 2_000;
+export const MAX_REST_REQUESTS_PER_MINUTE = 27;
+
+/**
+ * Fastest polling allowed without `ignoreRateLimit`: poll starts this far apart put at most
+ * {@link MAX_REST_REQUESTS_PER_MINUTE} requests in any 60 s window (⌊60 000 / 2 250⌋ + 1 = 27).
+ */
+export const MIN_REST_INTERVAL_MS = 2_250;
+
+/** Bitfinex's code for "entering maintenance", also used in REST error bodies. */
+const MAINTENANCE_CODE = 20060;
 
 /** Options of {@link createBitfinexRestSource}. */
 export interface BitfinexRestSourceOptions {
-  /** Bitfinex symbols, e.g. `['tBTCUSD', 'tETHUSD']`. Funding symbols (`f…`) are fetched but skipped (counted in `stats().ignored`). */
+  /** Bitfinex symbols, `t`/`f` + uppercase (e.g. `['tBTCUSD', 'fUSD']`). Funding symbols are fetched but skipped (counted in `stats().ignored`). */
   symbols: readonly string[];
   /** Default {@link BITFINEX_REST_URL}. */
   baseUrl?: string;
   /** Time between poll starts. Default 5000 (12 requests/minute). Must be ≥ {@link MIN_REST_INTERVAL_MS} unless `ignoreRateLimit`. */
   intervalMs?: number;
-  /** Allows `intervalMs` below the documented limit (local servers, tests). Default false. */
+  /**
+   * Allows `intervalMs` below {@link MIN_REST_INTERVAL_MS} and lifts the cap of {@link MAX_REST_REQUESTS_PER_MINUTE}
+   * (local servers, tests). Default false.
+   */
   ignoreRateLimit?: boolean;
-  /** Delay growth after failed polls (network, 5xx, 429). Default initial 10 s, max 120 s, factor 2, jitter 0.5. */
+  /** Delay growth after failed polls (network, 5xx, error bodies, maintenance). Default initial 10 s, max 120 s, factor 2, jitter 0.5. */
   backoff?: BackoffOptions;
-  /** Minimum wait after HTTP 429, since Bitfinex blocks the IP for 60 s; a larger `Retry-After` wins. Default 60 000. */
+  /** Minimum wait after a rate-limit answer (HTTP 429, `ERR_RATE_LIMIT`, code 11010), since Bitfinex blocks the IP for 60 s; a larger `Retry-After` wins. Default 60 000. */
   rateLimitCooldownMs?: number;
   /** Abort a request after this long. Default 10 000. */
   requestTimeoutMs?: number;
@@ -44,10 +56,17 @@ export interface BitfinexRestSourceOptions {
   fetch?: typeof fetch;
 }
 
+/** What one request came to: delivered, or how long to wait at least and whether the platform must be asked first. */
+type PollOutcome = { ok: true } | { ok: false; minDelayMs: number; checkPlatform: boolean; maintenance: boolean };
+
+const RETRY = { ok: false, minDelayMs: 0, checkPlatform: false, maintenance: false } as const satisfies PollOutcome;
+
 /**
  * Polls `GET {baseUrl}/v2/tickers?symbols=…` and emits one Ticker per trading symbol per poll, with
  * `eventTime` = when the response arrived. Failed polls are reported via `onError` and retried with
  * jittered exponential backoff (never faster than `intervalMs`); the source never stops on its own.
+ * After a rate limit or a maintenance answer it asks `GET /v2/platform/status` until the platform is up
+ * (status `paused` meanwhile) before polling tickers again.
  *
  * @example
  * ```ts
@@ -65,12 +84,15 @@ export function createBitfinexRestSource(options: BitfinexRestSourceOptions): Bi
 export class BitfinexRestSource extends MarketSourceBase {
   protected readonly sourceName = 'bitfinex-rest';
   private readonly url: string;
+  private readonly statusUrl: string;
   private readonly intervalMs: number;
   private readonly backoff: Backoff;
   private readonly rateLimitCooldownMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly maxPerMinute: number;
   private readonly fetchImpl: typeof fetch;
   private readonly stopping = new AbortController();
+  private readonly requestStarts: number[] = [];
   private loop: Promise<void> | undefined;
 
   constructor(options: BitfinexRestSourceOptions) {
@@ -80,10 +102,11 @@ export class BitfinexRestSource extends MarketSourceBase {
     requirePositive('intervalMs', this.intervalMs);
     if (this.intervalMs < MIN_REST_INTERVAL_MS && !options.ignoreRateLimit) {
       throw configError(
-        `intervalMs ${this.intervalMs} would exceed Bitfinex's public REST rate limit; use ≥ ${MIN_REST_INTERVAL_MS} or set ignoreRateLimit for a local server`,
+        `intervalMs ${this.intervalMs} would put more than ${MAX_REST_REQUESTS_PER_MINUTE} requests in a minute, too close to Bitfinex's public REST limit of 30; use ≥ ${MIN_REST_INTERVAL_MS} or set ignoreRateLimit for a local server`,
         { intervalMs: this.intervalMs },
       );
     }
+    this.maxPerMinute = options.ignoreRateLimit ? Number.POSITIVE_INFINITY : MAX_REST_REQUESTS_PER_MINUTE;
     this.backoff = resolveBackoff(options.backoff, { initialDelayMs: 10_000, maxDelayMs: 120_000 });
     this.rateLimitCooldownMs = options.rateLimitCooldownMs ?? 60_000;
     requirePositive('rateLimitCooldownMs', this.rateLimitCooldownMs, true);
@@ -98,6 +121,7 @@ export class BitfinexRestSource extends MarketSourceBase {
     if (!/^https?:\/\/[^/]/.test(base))
       throw configError('baseUrl must be an http:// or https:// URL', { baseUrl: base });
     this.url = `${base}/v2/tickers?symbols=${symbols.map(encodeURIComponent).join(',')}`;
+    this.statusUrl = `${base}/v2/platform/status`;
   }
 
   async start(): Promise<void> {
@@ -120,91 +144,142 @@ export class BitfinexRestSource extends MarketSourceBase {
 
   private async run(firstPollDone: () => void): Promise<void> {
     let failures = 0;
+    let checkPlatform = false;
     while (!this.stopping.signal.aborted) {
+      // Every request, status checks included, counts against the per-minute cap.
+      await sleep(rollingWindowWait(this.requestStarts, this.maxPerMinute, 60_000, Date.now()), this.stopping.signal);
+      if (this.stopping.signal.aborted) return;
       const startedAt = Date.now();
-      const failure = await this.pollOnce();
+      this.requestStarts.push(startedAt);
+      const outcome: PollOutcome = checkPlatform ? await this.checkPlatform() : await this.pollOnce();
       firstPollDone();
       if (this.stopping.signal.aborted) return;
       let delay = Math.max(0, this.intervalMs - (Date.now() - startedAt));
-      if (failure) {
-        delay = Math.max(delay, backoffDelay(this.backoff, failures), failure.minDelayMs);
-        failures += 1;
-        this.counters.reconnects += 1;
-        this.setStatus('reconnecting');
-      } else {
+      if (outcome.ok && checkPlatform) {
+        // The platform is up: the next request polls tickers; only a delivered poll makes the source live again.
+        checkPlatform = false;
+      } else if (outcome.ok) {
         failures = 0;
         this.setStatus('live');
+      } else {
+        delay = Math.max(delay, backoffDelay(this.backoff, failures), outcome.minDelayMs);
+        failures += 1;
+        this.counters.reconnects += 1;
+        checkPlatform ||= outcome.checkPlatform;
+        this.setStatus(outcome.maintenance ? 'paused' : 'reconnecting');
       }
       await sleep(delay, this.stopping.signal);
     }
   }
 
-  /** One request; returns undefined on success, or how long to wait at least before the next one. */
-  private async pollOnce(): Promise<{ minDelayMs: number } | undefined> {
+  /** One tickers request. */
+  private async pollOnce(): Promise<PollOutcome> {
+    const answer = await this.request(this.url);
+    if (!answer) return RETRY;
+    const { response, body } = answer;
+    const json = safeJson(body);
+    // Bitfinex sends error bodies with HTTP 200 too: the body decides, not the status.
+    const apiError = restErrorOf(json);
+    if (response.status === 429 || apiError?.bitfinexCode === RATE_LIMIT_CODE) {
+      const retryAfterMs = Number(response.headers.get('retry-after')) * 1000 || 0;
+      this.emitError(
+        new FeedError(
+          'rate-limited',
+          `Bitfinex REST rate limit hit (HTTP ${response.status}) on ${this.url}; backing off`,
+          {
+            details: { status: response.status, body: body.slice(0, 200) },
+          },
+        ),
+      );
+      return {
+        ok: false,
+        minDelayMs: Math.max(this.rateLimitCooldownMs, retryAfterMs),
+        checkPlatform: true,
+        maintenance: false,
+      };
+    }
+    if (apiError) {
+      this.emitError(apiError);
+      const maintenance = isMaintenance(apiError);
+      return { ok: false, minDelayMs: 0, checkPlatform: maintenance, maintenance };
+    }
+    if (!response.ok) {
+      this.emitError(
+        new FeedError('http-status', `Bitfinex REST answered HTTP ${response.status}`, {
+          details: { status: response.status, body: body.slice(0, 200) },
+        }),
+      );
+      return RETRY;
+    }
+    return this.handleBody(json, body, Date.now()) ? { ok: true } : RETRY;
+  }
+
+  /** `GET /v2/platform/status`: `[1]` is up, `[0]` is maintenance. */
+  private async checkPlatform(): Promise<PollOutcome> {
+    const answer = await this.request(this.statusUrl);
+    if (!answer) return { ...RETRY, checkPlatform: true };
+    const json = safeJson(answer.body);
+    if (answer.response.ok && Array.isArray(json) && json[0] === 1) return { ok: true };
+    const maintenance = Array.isArray(json) && json[0] === 0;
+    this.emitError(
+      maintenance
+        ? new BitfinexApiError(MAINTENANCE_CODE, 'platform status 0 (maintenance); waiting before polling again')
+        : (restErrorOf(json) ??
+            new FeedError('http-status', `Bitfinex platform status answered HTTP ${answer.response.status}`, {
+              details: { status: answer.response.status, body: answer.body.slice(0, 200) },
+            })),
+    );
+    return { ok: false, minDelayMs: 0, checkPlatform: true, maintenance };
+  }
+
+  /** One GET within the request timeout; undefined (after reporting) when no answer arrived. */
+  private async request(url: string): Promise<{ response: Response; body: string } | undefined> {
     const request = new AbortController();
     const onStop = (): void => request.abort();
     this.stopping.signal.addEventListener('abort', onStop, { once: true });
     const timeout = setTimeout(() => request.abort(), this.requestTimeoutMs);
     try {
-      const response = await this.fetchImpl(this.url, {
-        signal: request.signal,
-        headers: { accept: 'application/json' },
-      });
+      const response = await this.fetchImpl(url, { signal: request.signal, headers: { accept: 'application/json' } });
       const body = await response.text();
       this.counters.messages += 1;
-      if (response.status === 429) {
-        const retryAfterMs = Number(response.headers.get('retry-after')) * 1000 || 0;
-        this.emitError(
-          new FeedError('rate-limited', `Bitfinex REST rate limit hit (HTTP 429) on ${this.url}; backing off`, {
-            details: { status: 429 },
-          }),
-        );
-        return { minDelayMs: Math.max(this.rateLimitCooldownMs, retryAfterMs) };
-      }
-      if (!response.ok) {
-        this.emitError(
-          restErrorOf(safeJson(body)) ??
-            new FeedError('http-status', `Bitfinex REST answered HTTP ${response.status}`, {
-              details: { status: response.status, body: body.slice(0, 200) },
-            }),
-        );
-        return { minDelayMs: 0 };
-      }
-      this.handleBody(body, Date.now());
-      return undefined;
+      return { response, body };
     } catch (cause) {
       if (this.stopping.signal.aborted) return undefined;
-      const timedOut = request.signal.aborted;
-      const message = timedOut
+      const message = request.signal.aborted
         ? `no answer within ${this.requestTimeoutMs} ms`
         : cause instanceof Error
           ? cause.message
           : String(cause);
       this.emitError(new FeedError('network', `Bitfinex REST request failed: ${message}`, { cause }));
-      return { minDelayMs: 0 };
+      return undefined;
     } finally {
       clearTimeout(timeout);
       this.stopping.signal.removeEventListener('abort', onStop);
     }
   }
 
-  private handleBody(body: string, receivedAt: number): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch {
+  /** Delivers the tickers of a 2xx body; false when the body was not a tickers array at all. */
+  private handleBody(json: unknown, body: string, receivedAt: number): boolean {
+    if (json === undefined) {
       this.emitError(new FeedMessageError('tickers response is not valid JSON', body));
-      return;
+      return false;
     }
     try {
       const { tickers, funding, malformed } = parseRestTickers(json, receivedAt);
       this.counters.ignored += funding;
       for (const error of malformed) this.emitError(error);
       for (const ticker of tickers) this.emitTicker(ticker);
+      return true;
     } catch (error) {
       this.emitError(error as FeedMessageError | BitfinexApiError);
+      return false;
     }
   }
+}
+
+// Bitfinex's maintenance answers: code 20060, or a message naming it (seen with a null code).
+function isMaintenance(error: BitfinexApiError): boolean {
+  return error.bitfinexCode === MAINTENANCE_CODE || /maint/i.test(error.message);
 }
 
 function safeJson(text: string): unknown {

@@ -16,11 +16,15 @@ export {
   type BitfinexChannel,
   type BitfinexChannelRef,
   type BitfinexWsFrame,
+  CONF_FLAG_SEQ_ALL,
+  CONF_FLAG_TIMESTAMP,
+  type ChannelFrameMeta,
   parseRestTickers,
   parseTickerArray,
   parseTradeArray,
   parseWsFrame,
   type RestTickersResult,
+  RATE_LIMIT_CODE,
   tickerToRestArray,
   tickerToWsArray,
   tradeToArray,
@@ -30,6 +34,7 @@ export {
   type BitfinexRestSource,
   type BitfinexRestSourceOptions,
   createBitfinexRestSource,
+  MAX_REST_REQUESTS_PER_MINUTE,
   MIN_REST_INTERVAL_MS,
 } from './bitfinex-rest';
 export {

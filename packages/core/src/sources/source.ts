@@ -1,5 +1,5 @@
 // Sources / contract: the one interface every market-data source implements (events, status, stats, errors, backoff).
-import { FeedMessageError, KandleError } from '../errors';
+import { ConfigError, FeedMessageError, KandleError } from '../errors';
 import type { Ticker, Trade } from '../schema/types.generated';
 
 /** One market-data event: a ticker snapshot or an executed trade. */
@@ -46,12 +46,20 @@ export type FeedErrorReason =
   | 'network'
   /** The server answered with an unexpected HTTP status (5xx, 4xx other than 429). */
   | 'http-status'
-  /** HTTP 429: the exchange's rate limit was hit; the source backs off. */
+  /** The exchange's rate limit was hit (HTTP 429, or a rate-limit body with any status); the source backs off. */
   | 'rate-limited'
   /** No frame (data or heartbeat) arrived within the heartbeat timeout; the connection is recycled. */
   | 'heartbeat-timeout'
   /** The exchange sent an error event or an error body (see `BitfinexApiError`). */
   | 'api-error'
+  /** A subscription was not confirmed after every allowed attempt; the source stopped asking on this connection. */
+  | 'subscribe-timeout'
+  /** One subscribed channel stayed silent (no data, no heartbeat) while others flowed; it is resubscribed. */
+  | 'channel-silent'
+  /** Maintenance (info 20060, or platform status 0) lasted longer than allowed without 20061; the source reconnects. */
+  | 'maintenance-timeout'
+  /** A sequence number (conf flag SEQ_ALL) was skipped or repeated: frames were lost; the source reconnects. */
+  | 'sequence-gap'
   /** One of your listeners threw; the source kept running. */
   | 'listener-threw'
   /** A recording could not be read to the end (missing file, I/O error). */
@@ -168,6 +176,16 @@ export function backoffDelay(backoff: Backoff, attempt: number, random: () => nu
   return Math.round(base * (1 - backoff.jitter * random()));
 }
 
+/**
+ * Internal: how long to wait before one more request so that at most `max` start within any `windowMs`
+ * (0: go now). `starts` holds earlier start times, oldest first; entries outside the window are dropped from it.
+ */
+export function rollingWindowWait(starts: number[], max: number, windowMs: number, now: number): number {
+  while (starts.length > 0 && (starts[0] as number) <= now - windowMs) starts.shift();
+  if (starts.length < max) return 0;
+  return (starts[starts.length - max] as number) + windowMs - now;
+}
+
 /** Internal: throws a ConfigError unless `value` is a finite number > 0 (or ≥ 0 when `allowZero`). */
 export function requirePositive(name: string, value: number, allowZero = false): void {
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
@@ -177,7 +195,21 @@ export function requirePositive(name: string, value: number, allowZero = false):
 
 /** Internal: the shared ConfigError factory, so messages are uniform across sources. */
 export function configError(message: string, details: Record<string, unknown>): KandleError {
-  return new KandleError('CONFIG_INVALID', message, { details });
+  return new ConfigError(message, details);
+}
+
+// ws-general: symbols are uppercase (btcusd is invalid), `t` + pair for trading, `f` + currency for funding;
+// pairs with a long currency name carry a colon (tTESTBTC:TESTUSD, t1INCH:USD).
+const BITFINEX_SYMBOL = /^[tf][A-Z0-9]+(?::[A-Z0-9]+)?$/;
+
+// A lowercase symbol is the usual slip (Bitfinex omits it from REST answers silently): suggest the accepted spelling.
+function symbolHint(symbol: unknown): string {
+  if (typeof symbol === 'string' && /^[tf]/i.test(symbol)) {
+    const fixed = `${symbol.charAt(0).toLowerCase()}${symbol.slice(1).toUpperCase()}`;
+    if (BITFINEX_SYMBOL.test(fixed))
+      return ` (did you mean "${fixed}"? Bitfinex symbols are uppercase after the t/f prefix)`;
+  }
+  return ' (expected e.g. tBTCUSD)';
 }
 
 /** Internal: ConfigError unless `symbols` is a non-empty list of distinct Bitfinex symbols. */
@@ -185,8 +217,8 @@ export function validateSymbols(symbols: readonly string[], what: string): strin
   if (!Array.isArray(symbols) || symbols.length === 0)
     throw configError(`${what}: symbols must be a non-empty array`, { symbols });
   for (const symbol of symbols) {
-    if (typeof symbol !== 'string' || !/^[tf][A-Za-z0-9:]+$/.test(symbol)) {
-      throw configError(`${what}: "${String(symbol)}" is not a Bitfinex symbol (expected e.g. tBTCUSD)`, { symbol });
+    if (typeof symbol !== 'string' || !BITFINEX_SYMBOL.test(symbol)) {
+      throw configError(`${what}: "${String(symbol)}" is not a Bitfinex symbol${symbolHint(symbol)}`, { symbol });
     }
   }
   if (new Set(symbols).size !== symbols.length) throw configError(`${what}: symbols contain duplicates`, { symbols });

@@ -2,8 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { tickerToWsArray, tradeToArray } from '../sources/bitfinex-frames';
-import { MAX_PUBLIC_SUBSCRIPTIONS } from '../sources/bitfinex-ws';
+import { CONF_FLAG_SEQ_ALL, CONF_FLAG_TIMESTAMP, tickerToWsArray, tradeToArray } from '../sources/bitfinex-frames';
 import { SyntheticMarket, type SyntheticOptions, SyntheticSource, TOP_SYMBOLS } from '../sources/synthetic';
 
 /** Options of {@link startFakeBitfinex}. */
@@ -12,8 +11,13 @@ export interface FakeBitfinexOptions {
   port?: number;
   /** Trading pairs the server knows (others get error 10300 / are omitted from REST). Default {@link TOP_SYMBOLS}. */
   symbols?: readonly string[];
-  /** Heartbeat `[chanId, "hb"]` period per subscribed channel; 0 disables heartbeats. Default 15 000, like Bitfinex. */
+  /**
+   * A subscribed channel gets `[chanId, "hb"]` after this long without any frame on it, like Bitfinex (busy channels
+   * get none); 0 disables heartbeats. Default 15 000.
+   */
   heartbeatIntervalMs?: number;
+  /** Delay between a trade's `te` and its `tu` (Bitfinex: 1–2 s, once the trade is stored). Default 1000. */
+  tradeUpdateDelayMs?: number;
   /** Seed of the fixture prices and trades (and of autoFeed; its own `seed` is ignored). Default 1. */
   seed?: number;
   /** Trades kept per symbol and sent as the subscription snapshot. Default 30. */
@@ -27,7 +31,39 @@ export interface FakeSubscription {
   channel: 'ticker' | 'trades';
   symbol: string;
   chanId: number;
+  /** The client's `subId`, echoed in `subscribed`. */
+  subId: unknown;
 }
+
+/**
+ * Ways the fake may misbehave, all off by default; change them at any time through {@link FakeBitfinex.faults}.
+ * Channels are named `channel:symbol`, e.g. `trades:tBTCUSD`.
+ */
+export interface FakeBitfinexFaults {
+  /** Subscriptions to these channels are registered but never confirmed (no `subscribed`, no data). */
+  neverConfirm: Set<string>;
+  /** The next subscription to each of these channels is refused with 10301 (already subscribed), once. */
+  alreadySubscribed: Set<string>;
+  /** `subscribed` echoes carry no `subId`. */
+  omitSubId: boolean;
+  /** `subscribed` echoes spell the symbol differently (lowercase), as a normalising server might. */
+  renameEchoSymbol: boolean;
+  /** `subscribed` echoes carry the `subId` as a string. */
+  stringifySubId: boolean;
+  /** `ping` gets no `pong`, as on a half-open connection. */
+  ignorePings: boolean;
+  /** Subscriptions to these channels are confirmed, then get nothing at all: no snapshot, data or heartbeat. */
+  muteChannels: Set<string>;
+}
+
+/** The bodies Bitfinex answers a rate-limited REST request with (sometimes with HTTP 200). */
+export const RATE_LIMIT_BODIES = Object.freeze({
+  object: JSON.stringify({ error: 'ERR_RATE_LIMIT' }),
+  array: JSON.stringify(['error', 11010, 'ratelimit: error']),
+});
+
+/** Bitfinex's documented public subscription limit per connection (`ws-general`). */
+export const DOCUMENTED_SUBSCRIPTION_LIMIT = 30;
 
 /** Handle of a running fake server; see {@link startFakeBitfinex}. */
 export interface FakeBitfinex {
@@ -43,17 +79,24 @@ export interface FakeBitfinex {
   readonly subscriptions: FakeSubscription[];
   /** REST requests served since start (including injected failures). */
   readonly restRequests: number;
-  /** Sets the symbol's ticker (WS layout, 10 values) for REST and sends it to its ticker subscribers. Returns the number of frames sent. */
+  /** Misbehaviour switches; see {@link FakeBitfinexFaults}. */
+  readonly faults: FakeBitfinexFaults;
+  /** Sets the symbol's ticker (WS layout, 10 values; 16 for funding) for REST and sends it to its ticker subscribers. Returns the number of frames sent. */
   pushTicker(symbol: string, values: readonly unknown[]): number;
-  /** Adds a trade `[ID, MTS, AMOUNT, PRICE]` to the history and sends `te` then (unless `update: false`) `tu` to subscribers. Returns frames sent. */
+  /**
+   * Adds a trade `[ID, MTS, AMOUNT, PRICE]` (funding: `[ID, MTS, AMOUNT, RATE, PERIOD]`) to the history and sends `te`
+   * (`fte`) now and, unless `update: false`, `tu` (`ftu`) after `tradeUpdateDelayMs`. Returns the `te` frames sent.
+   */
   pushTrade(symbol: string, values: readonly unknown[], options?: { update?: boolean }): number;
+  /** Stops sending data and heartbeats on the current subscriptions to this channel (a new subscription is healthy). */
+  silence(channel: 'ticker' | 'trades', symbol: string): void;
   /** Sends a frame to every client as is (a string) or JSON-encoded. */
   sendRaw(frame: unknown): void;
-  /** Sends `{event:'info', code}`. 20060 also makes new connections greet with platform status 0 until 20061. */
+  /** Sends `{event:'info', code}`. 20060 also makes new connections greet (and `/v2/platform/status` answer) with status 0 until 20061. */
   sendInfo(code: number, message?: string): void;
   /** Cuts every WebSocket connection abruptly (no close frame), like a network failure. */
   dropConnections(): void;
-  /** The next `times` REST requests get `status` with `body` (default for 429: `{"error":"ERR_RATE_LIMIT"}`). */
+  /** The next `times` `/v2/tickers` requests get `status` with `body` (default for 429: `{"error":"ERR_RATE_LIMIT"}`). */
   failRest(status: number, options?: { times?: number; body?: string }): void;
   /** Resolves when `predicate()` holds (checked every 5 ms); rejects after `timeoutMs` (default 2000). */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
@@ -61,7 +104,8 @@ export interface FakeBitfinex {
   close(): Promise<void>;
 }
 
-// Bitfinex's funding ticker layout differs from trading pairs; clients must skip it.
+// Bitfinex's funding ticker layout (16 values after the symbol) differs from trading pairs; clients must skip it.
+const FUNDING_SYMBOL = 'fUSD';
 const FUNDING_FIXTURE = [
   'fUSD',
   0.0002,
@@ -84,13 +128,18 @@ const FUNDING_FIXTURE = [
 
 interface ClientState {
   channels: Map<number, FakeSubscription>;
+  /** `conf` flags the client asked for. */
+  flags: number;
+  /** Last sequence number sent (with {@link CONF_FLAG_SEQ_ALL}). */
+  seq: number;
 }
 
 /**
- * Starts a fake Bitfinex on 127.0.0.1 speaking exactly the documented public formats:
- * REST `GET /v2/tickers?symbols=…` and WebSocket v2 on `/ws/2` (info greeting, subscribe/subscribed,
- * unsubscribe/unsubscribed, error 10300/10301/10302/10305, ticker and trades snapshots, `te`/`tu`,
- * heartbeats, ping/pong). Faults are injected through the returned handle.
+ * Starts a fake Bitfinex on 127.0.0.1 speaking the documented public formats, with the documented manners:
+ * REST `GET /v2/tickers?symbols=…` and `GET /v2/platform/status`, WebSocket v2 on `/ws/2` (info greeting,
+ * subscribe/subscribed with `subId` echo, unsubscribe/unsubscribed, errors 10000/10300/10301/10302/10305/10401,
+ * ticker and trades snapshots, `te` then `tu` a moment later, funding `fte`/`ftu`, heartbeats only on silent
+ * channels, `conf` flags for sequence numbers and timestamps, ping/pong). Faults are injected through the handle.
  *
  * @example
  * ```ts
@@ -102,46 +151,199 @@ interface ClientState {
  * ```
  */
 export async function startFakeBitfinex(options: FakeBitfinexOptions = {}): Promise<FakeBitfinex> {
-  const symbols = [...(options.symbols ?? TOP_SYMBOLS)];
-  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 15_000;
-  const snapshotSize = options.snapshotSize ?? 30;
-  // One simulated market feeds both the fixtures and autoFeed, so trade ids and prices continue seamlessly.
-  const marketOptions = { ...(options.autoFeed || {}), symbols, seed: options.seed ?? 1 };
-  const fixtures = new SyntheticMarket(marketOptions, Date.now() - 60_000);
-  const tickers = new Map<string, readonly unknown[]>();
-  const history = new Map<string, (readonly unknown[])[]>();
-  for (const symbol of symbols) {
-    tickers.set(symbol, tickerToWsArray(fixtures.tickerFor(symbol, Date.now() - 30_000)));
-    history.set(
-      symbol,
-      [1, 2, 3].map((i) => tradeToArray(fixtures.tradeFor(symbol, Date.now() - 30_000 + i * 1000))),
-    );
+  const fake = new FakeBitfinexServer(options);
+  await fake.listen(options.port ?? 0);
+  return fake;
+}
+
+/** The fake's market: current tickers and recent trades per symbol, seeded from the synthetic market. */
+class FakeMarket {
+  readonly tickers = new Map<string, readonly unknown[]>();
+  readonly history = new Map<string, (readonly unknown[])[]>();
+
+  constructor(
+    fixtures: SyntheticMarket,
+    symbols: readonly string[],
+    private readonly snapshotSize: number,
+  ) {
+    for (const symbol of symbols) {
+      this.tickers.set(symbol, tickerToWsArray(fixtures.tickerFor(symbol, Date.now() - 30_000)));
+      this.history.set(
+        symbol,
+        [1, 2, 3].map((i) => tradeToArray(fixtures.tradeFor(symbol, Date.now() - 30_000 + i * 1000))),
+      );
+    }
+    this.tickers.set(FUNDING_SYMBOL, FUNDING_FIXTURE.slice(1));
+    this.history.set(FUNDING_SYMBOL, [[900_000_001, Date.now() - 20_000, 5_000, 0.0002, 2]]);
   }
-  const clients = new Map<WebSocket, ClientState>();
-  const restFailures: { status: number; body: string }[] = [];
-  let nextChanId = 1;
-  let platformStatus = 1;
-  let connections = 0;
-  let restRequests = 0;
 
-  const http = createServer((req, res) => {
-    restRequests += 1;
-    handleRest(req, res);
-  });
-  const wss = new WebSocketServer({ server: http, path: '/ws/2' });
+  addTrade(symbol: string, values: readonly unknown[]): void {
+    const trades = this.history.get(symbol) ?? [];
+    trades.push([...values]);
+    if (trades.length > this.snapshotSize) trades.splice(0, trades.length - this.snapshotSize);
+    this.history.set(symbol, trades);
+  }
 
-  function handleRest(req: IncomingMessage, res: ServerResponse): void {
+  /** What Bitfinex sends right after `subscribed`: the ticker, or recent trades newest first. */
+  snapshot(channel: FakeSubscription['channel'], symbol: string): unknown {
+    return channel === 'ticker' ? this.tickers.get(symbol) : [...(this.history.get(symbol) ?? [])].reverse();
+  }
+}
+
+class FakeBitfinexServer implements FakeBitfinex {
+  url = '';
+  restUrl = '';
+  readonly faults: FakeBitfinexFaults = {
+    neverConfirm: new Set(),
+    alreadySubscribed: new Set(),
+    omitSubId: false,
+    renameEchoSymbol: false,
+    stringifySubId: false,
+    ignorePings: false,
+    muteChannels: new Set(),
+  };
+  private readonly heartbeatIntervalMs: number;
+  private readonly tradeUpdateDelayMs: number;
+  private readonly market: FakeMarket;
+  private readonly http = createServer((req, res) => this.handleRest(req, res));
+  private readonly wss = new WebSocketServer({ server: this.http, path: '/ws/2' });
+  private readonly clientStates = new Map<WebSocket, ClientState>();
+  private readonly heartbeats = new Map<FakeSubscription, NodeJS.Timeout>();
+  private readonly silenced = new Set<FakeSubscription>();
+  private readonly pendingUpdates = new Set<NodeJS.Timeout>();
+  private readonly restFailures: { status: number; body: string }[] = [];
+  private readonly feed: SyntheticSource | undefined;
+  private nextChanId = 1;
+  private platformStatus = 1;
+  private connectionCount = 0;
+  private restRequestCount = 0;
+  private closed = false;
+
+  constructor(options: FakeBitfinexOptions) {
+    const symbols = [...(options.symbols ?? TOP_SYMBOLS)];
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 15_000;
+    this.tradeUpdateDelayMs = options.tradeUpdateDelayMs ?? 1_000;
+    // One simulated market feeds both the fixtures and autoFeed, so trade ids and prices continue seamlessly.
+    const marketOptions = { ...(options.autoFeed || {}), symbols, seed: options.seed ?? 1 };
+    const fixtures = new SyntheticMarket(marketOptions, Date.now() - 60_000);
+    this.market = new FakeMarket(fixtures, symbols, options.snapshotSize ?? 30);
+    this.feed = options.autoFeed ? new SyntheticSource(marketOptions, fixtures) : undefined;
+    this.feed?.onEvent((event) => {
+      if (event.kind === 'ticker') this.pushTicker(event.ticker.symbol, tickerToWsArray(event.ticker));
+      else this.pushTrade(event.trade.symbol, tradeToArray(event.trade));
+    });
+    this.wss.on('connection', (socket) => this.accept(socket));
+  }
+
+  async listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = this.http.address() as AddressInfo;
+    this.url = `ws://127.0.0.1:${address.port}/ws/2`;
+    this.restUrl = `http://127.0.0.1:${address.port}`;
+    await this.feed?.start();
+  }
+
+  get clients(): number {
+    return this.clientStates.size;
+  }
+
+  get connections(): number {
+    return this.connectionCount;
+  }
+
+  get subscriptions(): FakeSubscription[] {
+    return [...this.clientStates.values()].flatMap((state) => [...state.channels.values()]);
+  }
+
+  get restRequests(): number {
+    return this.restRequestCount;
+  }
+
+  pushTicker(symbol: string, values: readonly unknown[]): number {
+    this.market.tickers.set(symbol, [...values]);
+    return this.broadcast('ticker', symbol, [values]);
+  }
+
+  pushTrade(symbol: string, values: readonly unknown[], { update = true }: { update?: boolean } = {}): number {
+    this.market.addTrade(symbol, values);
+    const funding = symbol.startsWith('f');
+    const sent = this.broadcast('trades', symbol, [funding ? 'fte' : 'te', values]);
+    if (update) {
+      // Bitfinex sends `tu` once the trade is stored, 1–2 s after `te`; clients must not wait for it.
+      const timer = setTimeout(() => {
+        this.pendingUpdates.delete(timer);
+        this.broadcast('trades', symbol, [funding ? 'ftu' : 'tu', values]);
+      }, this.tradeUpdateDelayMs);
+      this.pendingUpdates.add(timer);
+    }
+    return sent;
+  }
+
+  silence(channel: FakeSubscription['channel'], symbol: string): void {
+    for (const sub of this.subscriptions) if (sub.channel === channel && sub.symbol === symbol) this.silenced.add(sub);
+  }
+
+  sendRaw(frame: unknown): void {
+    for (const socket of this.clientStates.keys()) send(socket, frame);
+  }
+
+  sendInfo(code: number, message?: string): void {
+    if (code === 20060) this.platformStatus = 0;
+    if (code === 20061) this.platformStatus = 1;
+    this.sendRaw({ event: 'info', code, msg: message ?? `info ${code}` });
+  }
+
+  dropConnections(): void {
+    for (const socket of [...this.clientStates.keys()]) {
+      socket.terminate();
+      this.forget(socket);
+    }
+  }
+
+  failRest(status: number, { times = 1, body }: { times?: number; body?: string } = {}): void {
+    const payload =
+      body ?? (status === 429 ? RATE_LIMIT_BODIES.object : JSON.stringify(['error', 10020, `HTTP ${status}`]));
+    for (let i = 0; i < times; i += 1) this.restFailures.push({ status, body: payload });
+  }
+
+  async waitFor(predicate: () => boolean, timeoutMs = 2_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`fake Bitfinex: condition not met within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.pendingUpdates) clearTimeout(timer);
+    await this.feed?.stop();
+    this.dropConnections();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private handleRest(req: IncomingMessage, res: ServerResponse): void {
+    this.restRequestCount += 1;
     const json = (status: number, body: unknown): void => {
       res
         .writeHead(status, { 'content-type': 'application/json' })
         .end(typeof body === 'string' ? body : JSON.stringify(body));
     };
-    const failure = restFailures.shift();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && url.pathname === '/v2/platform/status') {
+      json(200, [this.platformStatus]);
+      return;
+    }
+    const failure = this.restFailures.shift();
     if (failure) {
       json(failure.status, failure.body);
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET' || url.pathname !== '/v2/tickers') {
       json(404, ['error', 10020, 'not found']);
       return;
@@ -151,35 +353,40 @@ export async function startFakeBitfinex(options: FakeBitfinexOptions = {}): Prom
       json(500, ['error', 10020, 'symbols: invalid']);
       return;
     }
-    const wanted = requested === 'ALL' ? [...tickers.keys(), 'fUSD'] : requested.split(',');
-    const rows: unknown[] = [];
-    for (const symbol of wanted) {
-      const values = tickers.get(symbol);
-      if (values) rows.push([symbol, ...values]);
-      else if (symbol === FUNDING_FIXTURE[0]) rows.push(FUNDING_FIXTURE);
-    }
-    json(200, rows);
+    const wanted = requested === 'ALL' ? [...this.market.tickers.keys()] : requested.split(',');
+    // Unknown symbols are left out, as Bitfinex does.
+    json(
+      200,
+      wanted.flatMap((symbol) => {
+        const values = this.market.tickers.get(symbol);
+        return values ? [[symbol, ...values]] : [];
+      }),
+    );
   }
 
-  wss.on('connection', (socket) => {
-    connections += 1;
-    const state: ClientState = { channels: new Map() };
-    clients.set(socket, state);
-    socket.on('close', () => clients.delete(socket));
-    socket.on('error', () => clients.delete(socket));
-    send(socket, { event: 'info', version: 2, serverId: 'kandle-fake-bitfinex', platform: { status: platformStatus } });
-    socket.on('message', (data) => handleClientMessage(socket, state, String(data)));
-  });
+  private accept(socket: WebSocket): void {
+    this.connectionCount += 1;
+    const state: ClientState = { channels: new Map(), flags: 0, seq: 0 };
+    this.clientStates.set(socket, state);
+    socket.on('close', () => this.forget(socket));
+    socket.on('error', () => this.forget(socket));
+    send(socket, {
+      event: 'info',
+      version: 2,
+      serverId: 'kandle-fake-bitfinex',
+      platform: { status: this.platformStatus },
+    });
+    socket.on('message', (data) => this.handleClientMessage(socket, state, String(data)));
+  }
 
-  function handleClientMessage(socket: WebSocket, state: ClientState, text: string): void {
-    let message: {
-      event?: unknown;
-      channel?: unknown;
-      symbol?: unknown;
-      chanId?: unknown;
-      cid?: unknown;
-      flags?: unknown;
-    };
+  private forget(socket: WebSocket): void {
+    const state = this.clientStates.get(socket);
+    for (const sub of state?.channels.values() ?? []) this.stopHeartbeat(sub);
+    this.clientStates.delete(socket);
+  }
+
+  private handleClientMessage(socket: WebSocket, state: ClientState, text: string): void {
+    let message: Record<string, unknown>;
     try {
       message = JSON.parse(text);
     } catch {
@@ -188,163 +395,120 @@ export async function startFakeBitfinex(options: FakeBitfinexOptions = {}): Prom
     }
     switch (message.event) {
       case 'subscribe':
-        subscribe(socket, state, message.channel, message.symbol);
+        this.subscribe(socket, state, message);
         return;
-      case 'unsubscribe': {
-        const chanId = message.chanId;
-        if (typeof chanId !== 'number' || !state.channels.delete(chanId)) {
-          send(socket, { event: 'error', msg: 'unsubscribe: invalid', code: 10400, chanId });
-          return;
-        }
-        send(socket, { event: 'unsubscribed', status: 'OK', chanId });
+      case 'unsubscribe':
+        this.unsubscribe(socket, state, message.chanId);
+        return;
+      case 'ping':
+        if (!this.faults.ignorePings) send(socket, { event: 'pong', ts: Date.now(), cid: message.cid });
+        return;
+      case 'conf': {
+        const flags = message.flags;
+        const valid = typeof flags === 'number' && Number.isInteger(flags) && flags >= 0;
+        if (valid) state.flags = flags;
+        send(socket, { event: 'conf', status: valid ? 'OK' : 'FAILED', flags });
         return;
       }
-      case 'ping':
-        send(socket, { event: 'pong', ts: Date.now(), cid: message.cid });
-        return;
-      case 'conf':
-        send(socket, { event: 'conf', status: 'OK', flags: message.flags });
-        return;
       default:
         send(socket, { event: 'error', msg: 'unknown event', code: 10000 });
         return;
     }
   }
 
-  function subscribe(socket: WebSocket, state: ClientState, channel: unknown, symbol: unknown): void {
-    const context = { channel, symbol };
-    if (channel !== 'ticker' && channel !== 'trades') {
-      send(socket, { event: 'error', msg: 'subscribe: invalid channel', code: 10302, ...context });
+  private subscribe(socket: WebSocket, state: ClientState, message: Record<string, unknown>): void {
+    const { subId } = message;
+    const refusal = this.refusal(state, message.channel, message.symbol);
+    if (refusal) {
+      // Bitfinex echoes the request's fields in its error events.
+      const { channel, symbol } = message;
+      send(socket, { event: 'error', ...refusal, channel, symbol, ...(subId === undefined ? {} : { subId }) });
       return;
     }
-    if (typeof symbol !== 'string' || !tickers.has(symbol)) {
-      send(socket, { event: 'error', msg: 'symbol: invalid', code: 10300, ...context });
+    const channel = message.channel as FakeSubscription['channel'];
+    const symbol = message.symbol as string;
+    const key = `${channel}:${symbol}`;
+    const sub: FakeSubscription = { channel, symbol, chanId: this.nextChanId++, subId };
+    state.channels.set(sub.chanId, sub);
+    if (this.faults.neverConfirm.has(key)) {
+      // Registered server-side (a retry gets 10301) but the client never hears of it.
+      this.silenced.add(sub);
       return;
     }
-    if ([...state.channels.values()].some((s) => s.channel === channel && s.symbol === symbol)) {
-      send(socket, { event: 'error', msg: 'subscribe: dup', code: 10301, ...context });
-      return;
-    }
-    if (state.channels.size >= MAX_PUBLIC_SUBSCRIPTIONS) {
-      send(socket, { event: 'error', msg: 'subscribe: limit', code: 10305, ...context });
-      return;
-    }
-    const chanId = nextChanId++;
-    state.channels.set(chanId, { channel, symbol, chanId });
-    send(socket, { event: 'subscribed', channel, chanId, symbol, pair: symbol.slice(1) });
-    // Bitfinex answers a subscription with the current state: the ticker, or recent trades newest first.
-    if (channel === 'ticker') send(socket, [chanId, tickers.get(symbol)]);
-    else send(socket, [chanId, [...(history.get(symbol) ?? [])].reverse()]);
+    send(socket, {
+      event: 'subscribed',
+      channel,
+      chanId: sub.chanId,
+      symbol: this.faults.renameEchoSymbol ? symbol.toLowerCase() : symbol,
+      ...(symbol.startsWith('f') ? { currency: symbol.slice(1) } : { pair: symbol.slice(1) }),
+      ...(subId === undefined || this.faults.omitSubId
+        ? {}
+        : { subId: this.faults.stringifySubId ? String(subId) : subId }),
+    });
+    if (this.faults.muteChannels.has(key)) this.silenced.add(sub);
+    this.sendOnChannel(socket, state, sub, [this.market.snapshot(channel, symbol)]);
   }
 
-  function send(socket: WebSocket, frame: unknown): void {
-    if (socket.readyState === WebSocket.OPEN) socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  /** Why Bitfinex would refuse this subscription, or undefined when it is accepted. */
+  private refusal(state: ClientState, channel: unknown, symbol: unknown): { code: number; msg: string } | undefined {
+    if (channel !== 'ticker' && channel !== 'trades') return { code: 10302, msg: 'subscribe: invalid channel' };
+    if (typeof symbol !== 'string' || !this.market.tickers.has(symbol)) return { code: 10300, msg: 'symbol: invalid' };
+    const held = [...state.channels.values()].some((s) => s.channel === channel && s.symbol === symbol);
+    if (this.faults.alreadySubscribed.delete(`${channel}:${symbol}`) || held)
+      return { code: 10301, msg: 'subscribe: dup' };
+    if (state.channels.size >= DOCUMENTED_SUBSCRIPTION_LIMIT) return { code: 10305, msg: 'subscribe: limit' };
+    return undefined;
   }
 
-  function broadcast(
-    channel: FakeSubscription['channel'],
-    symbol: string,
-    payload: (chanId: number) => unknown[],
-  ): number {
+  private unsubscribe(socket: WebSocket, state: ClientState, chanId: unknown): void {
+    const sub = typeof chanId === 'number' ? state.channels.get(chanId) : undefined;
+    if (!sub) {
+      // ws-general: 10400 is a generic unsubscribe failure, 10401 "not subscribed".
+      send(socket, { event: 'error', msg: 'unsubscribe: not subscribed', code: 10401, chanId });
+      return;
+    }
+    state.channels.delete(sub.chanId);
+    this.stopHeartbeat(sub);
+    send(socket, { event: 'unsubscribed', status: 'OK', chanId });
+  }
+
+  /** Sends `[chanId, ...payload]` plus what the client's conf flags ask for, and restarts the channel's heartbeat timer. */
+  private sendOnChannel(socket: WebSocket, state: ClientState, sub: FakeSubscription, payload: unknown[]): boolean {
+    if (this.silenced.has(sub) || state.channels.get(sub.chanId) !== sub) return false;
+    const frame: unknown[] = [sub.chanId, ...payload];
+    if (state.flags & CONF_FLAG_SEQ_ALL) frame.push(++state.seq);
+    if (state.flags & CONF_FLAG_TIMESTAMP) frame.push(Date.now());
+    send(socket, frame);
+    this.armHeartbeat(socket, state, sub);
+    return true;
+  }
+
+  // Bitfinex sends a heartbeat on a channel only once it has been silent for the period.
+  private armHeartbeat(socket: WebSocket, state: ClientState, sub: FakeSubscription): void {
+    this.stopHeartbeat(sub);
+    if (this.heartbeatIntervalMs <= 0 || this.closed) return;
+    const timer = setTimeout(() => this.sendOnChannel(socket, state, sub, ['hb']), this.heartbeatIntervalMs);
+    timer.unref();
+    this.heartbeats.set(sub, timer);
+  }
+
+  private stopHeartbeat(sub: FakeSubscription): void {
+    clearTimeout(this.heartbeats.get(sub));
+    this.heartbeats.delete(sub);
+  }
+
+  private broadcast(channel: FakeSubscription['channel'], symbol: string, payload: unknown[]): number {
     let sent = 0;
-    for (const [socket, state] of clients) {
-      for (const sub of state.channels.values()) {
-        if (sub.channel === channel && sub.symbol === symbol) {
-          send(socket, payload(sub.chanId));
+    for (const [socket, state] of this.clientStates) {
+      for (const sub of [...state.channels.values()]) {
+        if (sub.channel === channel && sub.symbol === symbol && this.sendOnChannel(socket, state, sub, payload))
           sent += 1;
-        }
       }
     }
     return sent;
   }
+}
 
-  const heartbeat =
-    heartbeatIntervalMs > 0
-      ? setInterval(() => {
-          for (const [socket, state] of clients)
-            for (const chanId of state.channels.keys()) send(socket, [chanId, 'hb']);
-        }, heartbeatIntervalMs)
-      : undefined;
-  heartbeat?.unref();
-
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = http.address() as AddressInfo;
-
-  const handle: FakeBitfinex = {
-    url: `ws://127.0.0.1:${port}/ws/2`,
-    restUrl: `http://127.0.0.1:${port}`,
-    get clients() {
-      return clients.size;
-    },
-    get connections() {
-      return connections;
-    },
-    get subscriptions() {
-      return [...clients.values()].flatMap((state) => [...state.channels.values()]);
-    },
-    get restRequests() {
-      return restRequests;
-    },
-    pushTicker(symbol, values) {
-      tickers.set(symbol, [...values]);
-      return broadcast('ticker', symbol, (chanId) => [chanId, values]);
-    },
-    pushTrade(symbol, values, { update = true } = {}) {
-      const trades = history.get(symbol) ?? [];
-      trades.push([...values]);
-      if (trades.length > snapshotSize) trades.splice(0, trades.length - snapshotSize);
-      history.set(symbol, trades);
-      return (
-        broadcast('trades', symbol, (chanId) => [chanId, 'te', values]) +
-        (update ? broadcast('trades', symbol, (chanId) => [chanId, 'tu', values]) : 0)
-      );
-    },
-    sendRaw(frame) {
-      for (const socket of clients.keys()) send(socket, frame);
-    },
-    sendInfo(code, message) {
-      if (code === 20060) platformStatus = 0;
-      if (code === 20061) platformStatus = 1;
-      handle.sendRaw({ event: 'info', code, msg: message ?? `info ${code}` });
-    },
-    dropConnections() {
-      for (const socket of clients.keys()) socket.terminate();
-      clients.clear();
-    },
-    failRest(status, { times = 1, body } = {}) {
-      const payload =
-        body ??
-        (status === 429
-          ? JSON.stringify({ error: 'ERR_RATE_LIMIT' })
-          : JSON.stringify(['error', 10020, `HTTP ${status}`]));
-      for (let i = 0; i < times; i += 1) restFailures.push({ status, body: payload });
-    },
-    async waitFor(predicate, timeoutMs = 2_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate()) {
-        if (Date.now() > deadline) throw new Error(`fake Bitfinex: condition not met within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
-    async close() {
-      if (heartbeat) clearInterval(heartbeat);
-      await feed?.stop();
-      for (const socket of clients.keys()) socket.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-    },
-  };
-
-  const feed = options.autoFeed ? new SyntheticSource(marketOptions, fixtures) : undefined;
-  feed?.onEvent((event) => {
-    if (event.kind === 'ticker') handle.pushTicker(event.ticker.symbol, tickerToWsArray(event.ticker));
-    else handle.pushTrade(event.trade.symbol, tradeToArray(event.trade));
-  });
-
-  await feed?.start();
-  return handle;
+function send(socket: WebSocket, frame: unknown): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
 }

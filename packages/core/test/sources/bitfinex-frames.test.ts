@@ -4,6 +4,8 @@ import { FeedMessageError } from '../../src/errors';
 import {
   BitfinexApiError,
   type BitfinexChannelRef,
+  CONF_FLAG_SEQ_ALL,
+  CONF_FLAG_TIMESTAMP,
   parseRestTickers,
   parseTickerArray,
   parseTradeArray,
@@ -122,7 +124,23 @@ describe('parseRestTickers', () => {
     } catch (error) {
       expect((error as BitfinexApiError).bitfinexCode).toBe(10020);
     }
-    expect(() => parseRestTickers({ error: 'ERR_RATE_LIMIT' }, NOW)).toThrow(FeedMessageError);
+    expect(() => parseRestTickers({ tickers: [] }, NOW)).toThrow(FeedMessageError);
+  });
+
+  it('reads every documented error body as one BitfinexApiError, never as rows', () => {
+    const codeOf = (body: unknown): number => {
+      try {
+        parseRestTickers(body, NOW);
+      } catch (error) {
+        expect(error).toBeInstanceOf(BitfinexApiError);
+        return (error as BitfinexApiError).bitfinexCode;
+      }
+      throw new Error('no error thrown');
+    };
+    expect(codeOf({ error: 'ERR_RATE_LIMIT' })).toBe(11010);
+    expect(codeOf(['error', 11010, 'ratelimit: error'])).toBe(11010);
+    expect(codeOf(['error', null, 'platform in maintenance'])).toBe(0);
+    expect(codeOf(['error', 20060, 'maintenance'])).toBe(20060);
   });
 });
 
@@ -203,5 +221,74 @@ describe('parseWsFrame', () => {
     ['an unknown trades verb', [18, 'zz', [1, 1000, 1, 10]]],
   ])('rejects %s with FeedMessageError', (_name, frame) => {
     expect(() => parse(frame)).toThrow(FeedMessageError);
+  });
+});
+
+describe('parseWsFrame with conf flags and funding channels', () => {
+  const channels = new Map<number, BitfinexChannelRef>([
+    [17, { channel: 'ticker', symbol: 'tBTCUSD' }],
+    [18, { channel: 'trades', symbol: 'tBTCUSD' }],
+    [19, { channel: 'ticker', symbol: 'fUSD' }],
+  ]);
+  const BOTH = CONF_FLAG_SEQ_ALL | CONF_FLAG_TIMESTAMP;
+  const parse = (frame: unknown, flags = 0): ReturnType<typeof parseWsFrame> =>
+    parseWsFrame(JSON.stringify(frame), (id) => channels.get(id), NOW, flags);
+
+  it('reads the appended sequence number, then the timestamp, which becomes the ticker eventTime', () => {
+    const ts = NOW - 5_000;
+    expect(parse([17, BTC_TICKER, 41, ts], BOTH)).toMatchObject({
+      type: 'ticker',
+      seq: 41,
+      ts,
+      ticker: { eventTime: ts },
+    });
+    expect(parse([18, 'te', [7, NOW, 1, 95_000], 42, ts], BOTH)).toMatchObject({ type: 'trades', seq: 42, ts });
+    expect(parse([18, 'tu', [7, NOW, 1, 95_000], 43], CONF_FLAG_SEQ_ALL)).toEqual({
+      type: 'trade-update',
+      chanId: 18,
+      seq: 43,
+    });
+    expect(parse([18, 'hb', 44, ts], BOTH)).toEqual({ type: 'heartbeat', chanId: 18, seq: 44, ts });
+    expect(parse([17, BTC_TICKER, ts], CONF_FLAG_TIMESTAMP)).toMatchObject({ ts, ticker: { eventTime: ts } });
+  });
+
+  it('leaves appended values alone without the flags, and rejects a non-numeric sequence number', () => {
+    expect(parse([17, BTC_TICKER, 41, NOW - 5_000])).toMatchObject({ ticker: { eventTime: NOW } });
+    expect(() => parse([18, 'hb', 'x'], CONF_FLAG_SEQ_ALL)).toThrow(FeedMessageError);
+  });
+
+  it('refuses funding frames instead of decoding them as trading data', () => {
+    const fundingTicker = [
+      0.0002,
+      0.00019,
+      2,
+      1_250_000,
+      0.00021,
+      30,
+      2_000_000,
+      0.00001,
+      0.05,
+      0.0002,
+      512_345_678,
+      0.0003,
+      0.0001,
+      null,
+      null,
+      10_000_000,
+    ];
+    expect(() => parse([19, fundingTicker])).toThrow(/funding frames are not supported/);
+    expect(() => parse([18, 'fte', [7, NOW, 1000, 0.0002, 2]])).toThrow(FeedMessageError);
+  });
+
+  it('decodes the subId of subscribed and error events', () => {
+    expect(parse({ event: 'subscribed', channel: 'trades', chanId: 18, symbol: 'tBTCUSD', subId: 3 })).toMatchObject({
+      subId: 3,
+    });
+    expect(
+      parse({ event: 'error', code: 10301, msg: 'dup', channel: 'trades', symbol: 'tBTCUSD', subId: 3 }),
+    ).toMatchObject({
+      type: 'error',
+      subId: 3,
+    });
   });
 });

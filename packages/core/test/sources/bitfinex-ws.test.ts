@@ -58,7 +58,7 @@ const subscribed = (h: Harness, count: number) => () =>
 
 describe('createBitfinexWsSource', () => {
   it('subscribes ticker + trades per symbol and delivers typed snapshots and updates; tu is ignored', async () => {
-    const h = await connect({ symbols: ['tBTCUSD', 'tETHUSD'] });
+    const h = await connect({ symbols: ['tBTCUSD', 'tETHUSD'] }, { tradeUpdateDelayMs: 20 });
     expect(h.server.subscriptions.map((s) => `${s.channel}:${s.symbol}`).sort()).toEqual([
       'ticker:tBTCUSD',
       'ticker:tETHUSD',
@@ -72,13 +72,13 @@ describe('createBitfinexWsSource', () => {
 
     const now = Date.now();
     h.server.pushTicker('tETHUSD', [3499, 10, 3500, 11, 50, 0.0145, 3500.5, 99_000, 3600, 3400]);
-    expect(h.server.pushTrade('tETHUSD', [9_000_000_001, now, -1.25, 3500.5])).toBe(2); // te + tu
+    expect(h.server.pushTrade('tETHUSD', [9_000_000_001, now, -1.25, 3500.5])).toBe(1); // te now, tu 20 ms later
     await h.server.waitFor(() => h.trades.length === 7 && h.tickers.length === 3);
     expect(h.tickers.at(-1)).toMatchObject({ symbol: 'tETHUSD', lastPrice: 3500.5, high: 3600, low: 3400 });
     expect(h.tickers.at(-1)?.eventTime).toBeGreaterThanOrEqual(now);
     expect(h.trades.at(-1)).toEqual({ id: 9_000_000_001, symbol: 'tETHUSD', time: now, amount: -1.25, price: 3500.5 });
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(h.trades).toHaveLength(7); // the tu copy was not delivered
+    await h.server.waitFor(() => h.source.stats().ignored === 1); // the tu copy arrived…
+    expect(h.trades).toHaveLength(7); // …and was not delivered
     expect(h.source.stats()).toMatchObject({ tickers: 3, trades: 7, ignored: 1, malformed: 0 });
     expect(h.errors).toEqual([]);
   });

@@ -8,9 +8,11 @@ import {
   type MarketEvent,
   MarketSourceBase,
   resolveBackoff,
+  rollingWindowWait,
   type SourceError,
   validateSymbols,
 } from '../../src/sources/source';
+import { MAX_REST_REQUESTS_PER_MINUTE, MIN_REST_INTERVAL_MS } from '../../src/sources/bitfinex-rest';
 
 /** A source whose events the test pushes by hand. */
 class ManualSource extends MarketSourceBase {
@@ -122,5 +124,42 @@ describe('backoff', () => {
     expect(() => validateSymbols(['tBTCUSD', 'tBTCUSD'], 'x')).toThrow(/duplicates/);
     expect(() => validateSymbols(['BTC/USD'], 'x')).toThrow(/not a Bitfinex symbol/);
     expect(validateSymbols(['tBTCUSD', 'tDOGE:USD', 'fUSD'], 'x')).toEqual(['tBTCUSD', 'tDOGE:USD', 'fUSD']);
+  });
+});
+
+describe('rollingWindowWait', () => {
+  it('lets a request go while fewer than max started in the window, else waits for the oldest relevant one to leave', () => {
+    const starts = [0, 10_000, 20_000];
+    expect(rollingWindowWait(starts, 4, 60_000, 30_000)).toBe(0);
+    expect(rollingWindowWait(starts, 3, 60_000, 30_000)).toBe(30_000);
+    expect(rollingWindowWait(starts, 2, 60_000, 30_000)).toBe(40_000);
+    expect(rollingWindowWait(starts, 3, 60_000, 60_000)).toBe(0); // the start at 0 left the window and was dropped
+    expect(starts).toEqual([10_000, 20_000]);
+  });
+
+  it('keeps a REST poller at MIN_REST_INTERVAL_MS to at most 27 requests in any 60 s window, even with timers firing early', () => {
+    // Simulates the poll loop: each start is interval after the previous, by a timer that may fire up to 200 ms early
+    // (or a clock step): the interval alone would then allow more than 27; the rolling window must not.
+    let seed = 7;
+    const early = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return (seed / 2 ** 31) * 200;
+    };
+    const window: number[] = [];
+    const all: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 500; i += 1) {
+      now += rollingWindowWait(window, MAX_REST_REQUESTS_PER_MINUTE, 60_000, now);
+      window.push(now);
+      all.push(now);
+      now += MIN_REST_INTERVAL_MS - early();
+    }
+    let worst = 0;
+    for (let i = 0; i < all.length; i += 1) {
+      const from = all[i] as number;
+      worst = Math.max(worst, all.filter((t) => t >= from && t < from + 60_000).length);
+    }
+    expect(worst).toBe(27);
+    expect(Math.floor(60_000 / MIN_REST_INTERVAL_MS) + 1).toBeLessThanOrEqual(27);
   });
 });
