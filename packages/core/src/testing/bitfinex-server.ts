@@ -106,7 +106,8 @@ export interface FakeBitfinex {
 
 // Bitfinex's funding ticker layout (16 values after the symbol) differs from trading pairs; clients must skip it.
 const FUNDING_SYMBOL = 'fUSD';
-const FUNDING_FIXTURE = [
+/** A funding ticker frame's payload as Bitfinex sends it for `fUSD` (symbol first, then 16 values). */
+export const FUNDING_FIXTURE = [
   'fUSD',
   0.0002,
   0.00019,

@@ -1,6 +1,7 @@
 // Tests / Bitfinex frames: documented layouts decode to typed values; anything else is a FeedMessageError.
 import { describe, expect, it } from 'vitest';
 import { FeedMessageError } from '../../src/errors';
+import { FUNDING_FIXTURE } from '../../src/testing/bitfinex-server';
 import {
   BitfinexApiError,
   type BitfinexChannelRef,
@@ -258,24 +259,7 @@ describe('parseWsFrame with conf flags and funding channels', () => {
   });
 
   it('refuses funding frames instead of decoding them as trading data', () => {
-    const fundingTicker = [
-      0.0002,
-      0.00019,
-      2,
-      1_250_000,
-      0.00021,
-      30,
-      2_000_000,
-      0.00001,
-      0.05,
-      0.0002,
-      512_345_678,
-      0.0003,
-      0.0001,
-      null,
-      null,
-      10_000_000,
-    ];
+    const fundingTicker = FUNDING_FIXTURE.slice(1);
     expect(() => parse([19, fundingTicker])).toThrow(/funding frames are not supported/);
     expect(() => parse([18, 'fte', [7, NOW, 1000, 0.0002, 2]])).toThrow(FeedMessageError);
   });

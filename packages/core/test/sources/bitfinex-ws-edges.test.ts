@@ -1,56 +1,25 @@
 // Tests / Bitfinex WebSocket source against a fake server that misbehaves like the live feed can: lost confirmations, 10301, silent channels, endless maintenance, conf flags.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors';
-import type { Ticker, Trade } from '../../src/schema/types.generated';
 import { BitfinexApiError } from '../../src/sources/bitfinex-frames';
-import {
-  type BitfinexWsSource,
-  type BitfinexWsSourceOptions,
-  createBitfinexWsSource,
-} from '../../src/sources/bitfinex-ws';
-import { FeedError, type FeedErrorReason, type SourceError, type SourceStatus } from '../../src/sources/source';
-import { type FakeBitfinex, type FakeBitfinexOptions, startFakeBitfinex } from '../../src/testing/bitfinex-server';
+import { type BitfinexWsSourceOptions, createBitfinexWsSource } from '../../src/sources/bitfinex-ws';
+import { FeedError, type FeedErrorReason } from '../../src/sources/source';
+import type { FakeBitfinex, FakeBitfinexOptions } from '../../src/testing/bitfinex-server';
+import { type Harness, openHarness, stopHarnessAfterEach } from './support/ws-harness';
 
-let server: FakeBitfinex | undefined;
-let source: BitfinexWsSource | undefined;
-afterEach(async () => {
-  await source?.stop();
-  await server?.close();
-  source = undefined;
-  server = undefined;
-});
+stopHarnessAfterEach();
 
-interface Harness {
-  server: FakeBitfinex;
-  source: BitfinexWsSource;
-  tickers: Ticker[];
-  trades: Trade[];
-  errors: SourceError[];
-  statuses: SourceStatus[];
-}
-
-/** Starts the fake (faults applied before the source connects) and a started source; waits for nothing else. */
-async function open(
+/** The shared harness with a short subscribe timeout and a delayed `tu`, so lost confirmations show quickly. */
+function open(
   options: Partial<BitfinexWsSourceOptions> = {},
   serverOptions: FakeBitfinexOptions = {},
   faults: (server: FakeBitfinex) => void = () => {},
 ): Promise<Harness> {
-  server = await startFakeBitfinex({ heartbeatIntervalMs: 0, tradeUpdateDelayMs: 10, ...serverOptions });
-  faults(server);
-  source = createBitfinexWsSource({
-    symbols: ['tBTCUSD'],
-    url: server.url,
-    reconnect: { initialDelayMs: 10, maxDelayMs: 40 },
-    subscribeTimeoutMs: 80,
-    ...options,
-  });
-  const h: Harness = { server, source, tickers: [], trades: [], errors: [], statuses: [] };
-  source.onTicker((t) => h.tickers.push(t));
-  source.onTrade((t) => h.trades.push(t));
-  source.onError((e) => h.errors.push(e));
-  source.onStatus((s) => h.statuses.push(s));
-  await source.start();
-  return h;
+  return openHarness(
+    { reconnect: { initialDelayMs: 10, maxDelayMs: 40 }, subscribeTimeoutMs: 80, ...options },
+    { tradeUpdateDelayMs: 10, ...serverOptions },
+    faults,
+  );
 }
 
 const reasons = (h: Harness): FeedErrorReason[] => h.errors.flatMap((e) => (e instanceof FeedError ? [e.reason] : []));

@@ -1,33 +1,13 @@
 // Tests / Bitfinex WebSocket source against the loopback fake server: subscribe, data, faults, reconnects, maintenance.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FeedMessageError, KandleError } from '../../src/errors';
-import type { Ticker, Trade } from '../../src/schema/types.generated';
 import { BitfinexApiError } from '../../src/sources/bitfinex-frames';
-import {
-  type BitfinexWsSource,
-  type BitfinexWsSourceOptions,
-  createBitfinexWsSource,
-} from '../../src/sources/bitfinex-ws';
-import { FeedError, type SourceError, type SourceStatus } from '../../src/sources/source';
-import { type FakeBitfinex, type FakeBitfinexOptions, startFakeBitfinex } from '../../src/testing/bitfinex-server';
+import { type BitfinexWsSourceOptions, createBitfinexWsSource } from '../../src/sources/bitfinex-ws';
+import { FeedError, type SourceError } from '../../src/sources/source';
+import type { FakeBitfinexOptions } from '../../src/testing/bitfinex-server';
+import { type Harness, openHarness, stopHarnessAfterEach } from './support/ws-harness';
 
-let server: FakeBitfinex | undefined;
-let source: BitfinexWsSource | undefined;
-afterEach(async () => {
-  await source?.stop();
-  await server?.close();
-  source = undefined;
-  server = undefined;
-});
-
-interface Harness {
-  server: FakeBitfinex;
-  source: BitfinexWsSource;
-  tickers: Ticker[];
-  trades: Trade[];
-  errors: SourceError[];
-  statuses: SourceStatus[];
-}
+stopHarnessAfterEach();
 
 /** Starts a fake server and a source subscribed to it, and waits until every subscription is confirmed. */
 async function connect(
@@ -35,21 +15,8 @@ async function connect(
   serverOptions: FakeBitfinexOptions = {},
   expectedSubscriptions = (options.symbols ?? ['tBTCUSD']).length * (options.channels ?? ['ticker', 'trades']).length,
 ): Promise<Harness> {
-  server = await startFakeBitfinex({ heartbeatIntervalMs: 0, ...serverOptions });
-  source = createBitfinexWsSource({
-    symbols: ['tBTCUSD'],
-    url: server.url,
-    reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
-    ...options,
-  });
-  const harness: Harness = { server, source, tickers: [], trades: [], errors: [], statuses: [] };
-  source.onTicker((t) => harness.tickers.push(t));
-  source.onTrade((t) => harness.trades.push(t));
-  source.onError((e) => harness.errors.push(e));
-  source.onStatus((s) => harness.statuses.push(s));
-  await source.start();
-  const s = server;
-  await s.waitFor(() => s.subscriptions.length === expectedSubscriptions);
+  const harness = await openHarness(options, serverOptions);
+  await harness.server.waitFor(() => harness.server.subscriptions.length === expectedSubscriptions);
   return harness;
 }
 
@@ -147,13 +114,10 @@ describe('createBitfinexWsSource', () => {
   });
 
   it('starts paused when the greeting announces maintenance (platform status 0)', async () => {
-    server = await startFakeBitfinex({ heartbeatIntervalMs: 0 });
-    server.sendInfo(20060); // no clients yet: only flips the platform status for new greetings
-    source = createBitfinexWsSource({ symbols: ['tBTCUSD'], url: server.url });
-    await source.start();
-    const s = server;
-    const src = source;
-    await s.waitFor(() => src.status === 'paused');
+    // No clients yet when the fault runs: it only flips the platform status for new greetings.
+    const h = await openHarness({}, {}, (server) => server.sendInfo(20060));
+    const s = h.server;
+    await s.waitFor(() => h.source.status === 'paused');
     expect(s.subscriptions).toHaveLength(0);
     s.sendInfo(20061);
     await s.waitFor(() => s.subscriptions.length === 2);
@@ -191,7 +155,7 @@ describe('createBitfinexWsSource', () => {
   });
 
   it('rejects start() after startTimeoutMs when nothing answers, and is stopped', async () => {
-    source = createBitfinexWsSource({
+    const source = createBitfinexWsSource({
       symbols: ['tBTCUSD'],
       url: 'ws://127.0.0.1:9/ws/2',
       startTimeoutMs: 150,
