@@ -183,7 +183,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     throw e;
   }
   try {
-    await registry.client.getAllSubjects();
+    await (await registry.client()).getAllSubjects();
   } catch (e) {
     await admin.close();
     throw new RegistryUnreachableError(registry.url, e);

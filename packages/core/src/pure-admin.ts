@@ -5,7 +5,7 @@
 // broker unreachable), and the process dies with SIGSEGV from the event loop, where no JS handler can catch it
 // (confluentinc/confluent-kafka-javascript#531, #374). Those answers are exactly what a rebalance after a broker
 // restart produces, so these calls are spoken from JS, where an error is an error. See docs/native-client.md.
-import { type Admin, AssignerProtocol, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import type { Admin, Kafka, SASLOptions } from 'kafkajs';
 import type { KafkaConnection } from './config';
 import { ConfigError, GroupRequestError, KandleError } from './errors';
 import { retryRetriable } from './retry';
@@ -64,7 +64,8 @@ export class PureAdmin {
   /** The connected KafkaJS admin (connects on first use). */
   admin(): Promise<Admin> {
     this.connecting ??= (async () => {
-      const admin = pureKafkaFor(this.connection, this.brokers, this.requestTimeoutMs).admin({ retry: RETRY });
+      const kafka = await pureKafkaFor(this.connection, this.brokers, this.requestTimeoutMs);
+      const admin = kafka.admin({ retry: RETRY });
       await admin.connect();
       return admin;
     })().catch((e) => {
@@ -78,6 +79,7 @@ export class PureAdmin {
   describeGroup(groupId: string): Promise<GroupState> {
     return groupRequest('describe group', groupId, async () => {
       const { groups } = await (await this.admin()).describeGroups([groupId]);
+      const kafkajs = await loadKafkaJs();
       const group = groups.find((g) => g.groupId === groupId);
       if (!group) return { groupId, state: 'Dead', protocol: '', members: [] };
       return {
@@ -89,7 +91,7 @@ export class PureAdmin {
             memberId: m.memberId,
             clientId: m.clientId,
             host: m.clientHost,
-            assignment: decodeAssignment(group.protocolType, m.memberAssignment),
+            assignment: decodeAssignment(kafkajs, group.protocolType, m.memberAssignment),
           }))
           .sort((a, b) => a.memberId.localeCompare(b.memberId)),
       };
@@ -123,9 +125,13 @@ export class PureAdmin {
 }
 
 // Consumer-protocol groups carry the assignment in the consumer protocol's own encoding; others (Connect) do not.
-function decodeAssignment(protocolType: string, buffer: Buffer): Array<{ topic: string; partition: number }> {
+function decodeAssignment(
+  kafkajs: KafkaJsModule,
+  protocolType: string,
+  buffer: Buffer,
+): Array<{ topic: string; partition: number }> {
   if (protocolType !== 'consumer' || !buffer || buffer.length === 0) return [];
-  const decoded = AssignerProtocol.MemberAssignment.decode(buffer);
+  const decoded = kafkajs.AssignerProtocol.MemberAssignment.decode(buffer);
   return Object.entries(decoded?.assignment ?? {})
     .flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })))
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
@@ -152,8 +158,20 @@ function isRetriable(error: unknown): boolean {
   return inner !== undefined && inner !== error ? isRetriable(inner) : false;
 }
 
+type KafkaJsModule = typeof import('kafkajs');
+let kafkaJsModule: Promise<KafkaJsModule> | undefined;
+
+// Loaded on first admin use, like the native client: `import '@kandle/core'` stays cheap.
+function loadKafkaJs(): Promise<KafkaJsModule> {
+  kafkaJsModule ??= import('kafkajs').then(
+    (module) => ('Kafka' in module ? module : (module as { default: KafkaJsModule }).default) as KafkaJsModule,
+  );
+  return kafkaJsModule;
+}
+
 /** A KafkaJS client for the same brokers and security as `connection`. */
-export function pureKafkaFor(connection: KafkaConnection, brokers: string, requestTimeoutMs = 10_000): Kafka {
+async function pureKafkaFor(connection: KafkaConnection, brokers: string, requestTimeoutMs = 10_000): Promise<Kafka> {
+  const { Kafka, logLevel } = await loadKafkaJs();
   const security = connection.security;
   return new Kafka({
     clientId: connection.clientId ?? 'kandle-admin',

@@ -1,5 +1,5 @@
 // Schema: Avro encode/decode in the Confluent wire format, with the registry used only for ids and resolution.
-import { type SchemaInfo, SchemaRegistryClient } from '@confluentinc/schemaregistry';
+import type { SchemaInfo, SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import avro from 'avsc';
 import { type RegistryConnection, resolveRegistryConnection } from '../config';
 import { KandleError, RegistryUnreachableError, SchemaIncompatibleError } from '../errors';
@@ -27,8 +27,12 @@ export class DecodeError extends Error {
  */
 export interface SchemaRegistryHandle {
   readonly url: string;
-  /** The underlying `@confluentinc/schemaregistry` client, for anything kandle does not wrap. */
-  readonly client: SchemaRegistryClient;
+  /**
+   * The underlying `@confluentinc/schemaregistry` client, for anything kandle does not wrap. Loaded on first use:
+   * that package pulls in cloud KMS clients and costs over a second to import, which `import '@kandle/core'` and
+   * programs that never talk to a registry should not pay.
+   */
+  client(): Promise<SchemaRegistryClient>;
   /** Registers `schema` under `subject` (idempotent) and returns its id. Throws `SchemaIncompatibleError` on 409. */
   register(subject: string, schema: object): Promise<number>;
   /** Sets the subject's compatibility level (BACKWARD, FORWARD, FULL, NONE, …). */
@@ -40,14 +44,22 @@ export interface SchemaRegistryHandle {
   schemaById(id: number, subject?: string): Promise<avro.Type>;
 }
 
-/** Connects to the registry (no request is made until first use). */
+let registryModule: Promise<typeof import('@confluentinc/schemaregistry')> | undefined;
+
+/** Connects to the registry (no request is made, and the registry client is not even loaded, until first use). */
 export function connectSchemaRegistry(connection: RegistryConnection = {}): SchemaRegistryHandle {
   const resolved = resolveRegistryConnection(connection);
-  const client = new SchemaRegistryClient(resolved.clientConfig);
+  let loaded: Promise<SchemaRegistryClient> | undefined;
+  const client = (): Promise<SchemaRegistryClient> => {
+    registryModule ??= import('@confluentinc/schemaregistry');
+    loaded ??= registryModule.then((module) => new module.SchemaRegistryClient(resolved.clientConfig));
+    return loaded;
+  };
   const byId = new Map<number, Promise<avro.Type>>();
-  const wrap = async <T>(subject: string, call: () => Promise<T>): Promise<T> => {
+  const wrap = async <T>(subject: string, call: (client: SchemaRegistryClient) => Promise<T>): Promise<T> => {
+    const registry = await client();
     try {
-      return await call();
+      return await call(registry);
     } catch (e) {
       throw registryError(resolved.url, subject, e);
     }
@@ -56,14 +68,14 @@ export function connectSchemaRegistry(connection: RegistryConnection = {}): Sche
     url: resolved.url,
     client,
     register: (subject, schema) =>
-      wrap(subject, () => client.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(schema) }, false)),
+      wrap(subject, (c) => c.register(subject, { schemaType: 'AVRO', schema: JSON.stringify(schema) }, false)),
     setCompatibility: async (subject, level) => {
-      await wrap(subject, () => client.updateConfig(subject, { compatibility: level as never }));
+      await wrap(subject, (c) => c.updateConfig(subject, { compatibility: level as never }));
     },
     schemaById(id, subject = '') {
       let type = byId.get(id);
       if (!type) {
-        type = wrap(subject, () => client.getBySubjectAndId(subject, id)).then((info: SchemaInfo) =>
+        type = wrap(subject, (c) => c.getBySubjectAndId(subject, id)).then((info: SchemaInfo) =>
           avro.Type.forSchema(JSON.parse(info.schema)),
         );
         byId.set(id, type);
