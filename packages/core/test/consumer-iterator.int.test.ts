@@ -134,4 +134,40 @@ describe('createCandleConsumer as an async iterator', () => {
     await second.close();
     expect(missing(closed, seen)).toEqual([]);
   });
+
+  it('an idle iterator does not hold a rebalance up: its unfinished batch is withdrawn, and nothing is lost', async () => {
+    const { topics, closed } = await produceScenario();
+    const groupId = uniqueName('idle');
+    const member = (clientId: string) =>
+      createCandleConsumer({
+        connection: { brokers },
+        registry: { url: registryUrl },
+        groupId,
+        clientId,
+        topics,
+        gracePeriodMs: GRACE_MS,
+        commitIntervalMs: 100,
+        // Cooperative: the idle member keeps some partitions, whose candles must be rebuilt from the checkpoint.
+        assignment: 'cooperative-sticky',
+      });
+    const idle = await member('idle');
+    await idle.waitForAssignment();
+    // Joins while the idle member waits for a loop with a batch in hand (well within max.poll.interval.ms).
+    const second = await member('second');
+    await second.waitForAssignment(60_000);
+    expect(idle.assignment().length).toBeGreaterThan(0);
+    expect(idle.assignment().length + second.assignment().length).toBe(4);
+    const seen = new Map<string, Candle>();
+    // Both iterate now; together they deliver every closed candle (at least once).
+    // The first loop to see the last missing candle closes both members, which ends the other loop too.
+    const finished = () => {
+      if (missing(closed, seen).length > 0) return false;
+      void idle.close();
+      void second.close();
+      return true;
+    };
+    await Promise.all([iterate(idle, seen, finished), iterate(second, seen, finished)]);
+    await Promise.all([idle.close(), second.close()]);
+    expect(missing(closed, seen)).toEqual([]);
+  });
 });

@@ -6,7 +6,8 @@ import type { Message } from '../rdkafka';
 import { createAvroDecoder, type SchemaRegistryHandle, valueSubject } from '../schema/avro';
 import { type Ticker, type Trade, tickerSchema, tradeSchema } from '../schema/types.generated';
 import type { DeadLetterWriter } from './dead-letter';
-import { bucketKey, type Ledger, type PartitionEntry } from './ledger';
+import { candleKey } from './checkpoint';
+import type { Ledger, PartitionEntry } from './ledger';
 import type { CandleConsumerStats } from './options';
 import { sleep } from './retry';
 
@@ -62,10 +63,9 @@ export async function runBatchStep(messages: Message[], deps: BatchStepDeps): Pr
   const { ledger, stats } = deps;
   const latest = new Map<string, CandleUpdate>();
   const positions = new Map<PartitionEntry, number>();
-  const keep = (entry: PartitionEntry, update: CandleUpdate, offset: number | undefined) => {
-    ledger.noteUpdate(entry, update, offset);
-    if (ledger.replayed(entry, update.candle)) return;
-    const key = bucketKey(update.candle);
+  const keep = (entry: PartitionEntry, update: CandleUpdate) => {
+    ledger.noteUpdate(entry, update);
+    const key = `${entry.topic}|${entry.partition}|${candleKey(update.candle)}`;
     if (latest.get(key)?.kind !== 'closed' || update.kind === 'correction') latest.set(key, update);
   };
   // Partitions rewound in this batch: their later records are read again after the pause.
@@ -99,12 +99,11 @@ export async function runBatchStep(messages: Message[], deps: BatchStepDeps): Pr
         : entry.aggregator.addTrade(value as Trade);
     if (decoder.kind === 'ticker') stats.tickers++;
     else stats.trades++;
-    for (const update of updates) keep(entry, update, message.offset);
+    for (const update of updates) keep(entry, update);
     positions.set(entry, message.offset + 1);
   }
   // Open candles changed by the batch after they were opened: their latest values, once each.
-  for (const entry of positions.keys())
-    for (const update of entry.aggregator.takeProgress()) keep(entry, update, undefined);
+  for (const entry of positions.keys()) for (const update of entry.aggregator.takeProgress()) keep(entry, update);
   if (rewound.size > 0) await sleep(1000);
   return { updates: [...latest.values()], positions, records: messages.length };
 }

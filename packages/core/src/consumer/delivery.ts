@@ -9,6 +9,11 @@ export interface Delivery {
   /** Resolves `true` once the batch was handled, `false` if the consumer closed first (then none of it counts). */
   offer(updates: CandleUpdate[], context: BatchContext): Promise<boolean>;
   iterator(): AsyncIterator<CandleUpdate>;
+  /**
+   * Takes back a batch nobody finished, so its partitions can be released at once (it then counts as not
+   * handled). Only an iterator batch can be taken back; a handler call in flight cannot: returns false.
+   */
+  withdraw(): boolean;
   /** No more batches: a pending iterator batch is dropped (not handled), iterators end; a handler call in flight finishes. */
   close(): void;
 }
@@ -42,6 +47,7 @@ function handlerDelivery(handler: Handler, warn: (e: KandleError) => void): Deli
         }
       }
     },
+    withdraw: () => false,
     iterator() {
       throw new ConfigError('this consumer acknowledges through its onCandles handler: iterate a consumer without one');
     },
@@ -100,6 +106,12 @@ function iteratorDelivery(): Delivery {
         pending = { updates, cursor: 0, given: false, resolve };
         wake();
       });
+    },
+    withdraw() {
+      if (!pending) return false;
+      pending.resolve(false);
+      pending = null;
+      return true;
     },
     iterator() {
       return {

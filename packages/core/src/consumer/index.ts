@@ -1,6 +1,6 @@
 // Consumer: the façade of createCandleConsumer (Kafka records → candles, committing only what was handled); the steps live in the files beside it.
 import { createKafkaAdmin, type KafkaAdmin } from '../admin';
-import { createLiveAssignment, parseCommitMetadata } from '../assignors/live';
+import { createLiveAssignment } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
 import { type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
 import { BrokerUnreachableError, KandleError, RegistryUnreachableError, UnknownTopicError } from '../errors';
@@ -8,6 +8,7 @@ import { parseRdkafkaStats } from '../metrics';
 import { type KafkaConsumer, loadNativeClient } from '../rdkafka';
 import { connectSchemaRegistry, type SchemaRegistryHandle } from '../schema/avro';
 import { createDecoders } from './batch';
+import { type CheckpointStore, createCheckpointStore } from './checkpoint';
 import { createDeadLetterWriter } from './dead-letter';
 import { createDelivery, type Delivery } from './delivery';
 import { Ledger } from './ledger';
@@ -20,7 +21,7 @@ import {
   resolveConsumerSettings,
 } from './options';
 import { ConsumerState, Runner } from './runner';
-import { createSideProducer } from './side-producer';
+import { createSideProducer, type SideProducer } from './side-producer';
 
 export type {
   AssignmentStrategy,
@@ -52,6 +53,14 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
   };
   let state = ConsumerState.Running;
   const side = await createSideProducer(resolved, options.connection?.rdkafka ?? {}, settings.clientId);
+  const checkpoint = await createCheckpointStore({
+    resolved,
+    userSettings: options.connection?.rdkafka ?? {},
+    groupId: settings.groupId,
+    clientId: settings.clientId,
+    producer: side,
+  });
+  await checkpoint.ensure(admin, settings.subscribed);
   const ledger = new Ledger(settings);
   const delivery = createDelivery(options.onCandles, warn);
   const assignmentWaiters: Array<() => void> = [];
@@ -88,7 +97,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
         for (const tp of partitions) ledger.remove(tp);
       },
       async assign(partitions) {
-        const positions = await takeOver(consumer, partitions, ledger, settings.gracePeriodMs, warn);
+        const positions = await takeOver({ consumer, partitions, ledger, checkpoint, side, warn });
         runner?.assigned(partitions);
         return positions;
       },
@@ -99,6 +108,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
   runner = new Runner({
     consumer,
     ledger,
+    checkpoint,
     membership,
     delivery,
     stats,
@@ -107,6 +117,15 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     commitIntervalMs: settings.commitIntervalMs,
     state: () => state,
     warn,
+    async retake(entries) {
+      const positions = await takeOver({ consumer, partitions: entries, ledger, checkpoint, side, warn });
+      // Without a checkpoint or commit: where `from` says (OFFSET_BEGINNING -2, OFFSET_END -1).
+      const reset = settings.from === 'earliest' ? -2 : -1;
+      for (const p of positions)
+        await new Promise<void>((resolve) =>
+          consumer.seek({ topic: p.topic, partition: p.partition, offset: p.offset ?? reset }, 5000, () => resolve()),
+        );
+    },
     step: {
       ledger,
       decoders: createDecoders(registry, settings.topics),
@@ -129,9 +148,10 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
   const loop = runner.run();
   return facade({ settings, ledger, stats, delivery, runner, loop, assignmentWaiters, setState: (s) => (state = s) }, [
     // Teardown in order, once the loop is done: commit what was handled, leave, then the helpers.
-    async () => runner?.commit(ledger.all(), true),
+    () => runner.commit(ledger.all(), true),
     async () => membership.stop(),
     () => new Promise<void>((resolve) => consumer.disconnect(() => resolve())),
+    () => checkpoint.close(),
     () => side.close(),
     () => admin.close(),
   ]);
@@ -261,24 +281,32 @@ async function connectConsumer(
   return consumer;
 }
 
-/** Takes partitions over: a ledger entry each, starting from the committed offset and its watermarks. */
-async function takeOver(
-  consumer: KafkaConsumer,
-  partitions: TopicPartition[],
-  ledger: Ledger,
-  gracePeriodMs: number,
-  warn: (e: KandleError) => void,
-): Promise<StartPosition[]> {
-  const committed = await committedOffsets(consumer, partitions, warn);
-  return partitions.map((tp) => {
+/**
+ * Takes partitions over: restores each one's open candles and clocks from its changelog (first writing back a
+ * checkpoint its previous owner left half-written) and reads on from the offset the checkpoint covers. Without a
+ * checkpoint (a new group), from the committed offset, or where `from` says.
+ */
+async function takeOver(parts: {
+  consumer: KafkaConsumer;
+  partitions: TopicPartition[];
+  ledger: Ledger;
+  checkpoint: CheckpointStore;
+  side: SideProducer;
+  warn: (e: KandleError) => void;
+}): Promise<StartPosition[]> {
+  const committed = await committedOffsets(parts.consumer, parts.partitions, parts.warn);
+  const positions: StartPosition[] = [];
+  for (const tp of parts.partitions) {
+    const restored = await parts.checkpoint.restore(tp);
+    await Promise.all(restored.repair.map((r) => parts.side.send(r)));
     const c = committed.get(`${tp.topic}|${tp.partition}`);
-    const watermarks = new Map<string, number>();
-    for (const [series, time] of Object.entries(parseCommitMetadata(c?.metadata)?.w ?? {}))
-      watermarks.set(series, time - gracePeriodMs);
-    const offset = c && c.offset >= 0 ? c.offset : null;
-    ledger.add(tp, offset, watermarks);
-    return offset === null ? tp : { ...tp, offset };
-  });
+    const committedOffset = c && c.offset >= 0 ? c.offset : null;
+    parts.ledger.add(tp, { restored, committed: committedOffset });
+    // The checkpoint's position wins: it may be ahead of the commit (the owner died between the two).
+    const offset = restored.position ?? committedOffset;
+    positions.push(offset === null ? tp : { ...tp, offset });
+  }
+  return positions;
 }
 
 async function committedOffsets(

@@ -2,6 +2,7 @@
 import type { TopicPartition } from '../assignors/types';
 import { type CandleAggregator, createCandleAggregator } from '../candles/aggregator';
 import type { Candle, CandleInterval, CandleUpdate } from '../candles/types';
+import { candleKey, type Restored } from './checkpoint';
 
 /** One owned partition. */
 export interface PartitionEntry {
@@ -12,19 +13,24 @@ export interface PartitionEntry {
   processed: number | null;
   /** The offset last committed (or found committed at assignment); null if none. */
   committed: number | null;
-  /** The metadata committed with it (series watermarks move without the offset moving). */
-  committedMetadata: string | null;
-  /** A batch with records of this partition waits to be handled: its aggregator is ahead of `processed`. */
+  /**
+   * The aggregator holds records not handled yet (a batch waits, or was dropped at close): no checkpoint or
+   * commit may be taken from it until that batch is handled.
+   */
   inFlight: boolean;
-  /** First offset of every open bucket: the commit point never passes them, so a new owner rebuilds them whole. */
-  readonly openFirstOffset: Map<string, number>;
-  /** Series watermarks restored from the commit metadata: buckets ending before them were already emitted. */
-  readonly restoredWatermarks: Map<string, number>;
+  /** Candles changed since the last checkpoint write, by changelog key. */
+  readonly dirty: Map<string, CandleId>;
+  /** Changelog keys of the open candles the changelog holds (a closed one gets a tombstone). */
+  readonly written: Set<string>;
+  /** Stream clocks as last written to the changelog. */
+  readonly writtenClocks: Map<string, number>;
 }
+
+/** Which candle: enough to look it up in the aggregator. */
+export type CandleId = Pick<Candle, 'symbol' | 'source' | 'interval' | 'start'>;
 
 const SEP = '|';
 const keyOf = (topic: string, partition: number) => `${topic}${SEP}${partition}`;
-export const bucketKey = (c: Candle) => `${c.symbol}${SEP}${c.source}${SEP}${c.interval}${SEP}${c.start}`;
 
 /** The partitions this member owns, and what it knows about each. */
 export class Ledger {
@@ -45,18 +51,21 @@ export class Ledger {
     return this.entries.get(keyOf(entry.topic, entry.partition)) === entry;
   }
 
-  add(tp: TopicPartition, committed: number | null, restoredWatermarks: Map<string, number>): PartitionEntry {
+  /** Takes a partition over from its checkpoint: `position` is the input offset the checkpoint covers. */
+  add(tp: TopicPartition, from: { restored: Restored; committed: number | null }): PartitionEntry {
+    // Coalesced: the batch reports each changed candle once, so no update is allocated per record.
+    const aggregator = createCandleAggregator({ ...this.settings, emitProgress: 'coalesced' });
+    aggregator.restore(from.restored.checkpoint);
     const entry: PartitionEntry = {
       topic: tp.topic,
       partition: tp.partition,
-      // Coalesced: the batch reports each changed candle once, so no update is allocated per record.
-      aggregator: createCandleAggregator({ ...this.settings, emitProgress: 'coalesced' }),
-      processed: null,
-      committed,
-      committedMetadata: null,
+      aggregator,
+      processed: from.restored.position,
+      committed: from.committed,
       inFlight: false,
-      openFirstOffset: new Map(),
-      restoredWatermarks,
+      dirty: new Map(),
+      written: from.restored.written,
+      writtenClocks: new Map(),
     };
     this.entries.set(keyOf(tp.topic, tp.partition), entry);
     return entry;
@@ -82,19 +91,10 @@ export class Ledger {
       .sort((a, b) => a.start - b.start || a.symbol.localeCompare(b.symbol));
   }
 
-  /** Notes what an update means for the commit point; `offset` is the record that caused it, if known. */
-  noteUpdate(entry: PartitionEntry, update: CandleUpdate, offset: number | undefined): void {
-    const bucket = bucketKey(update.candle);
-    // The record that opened the candle: a takeover must re-read from there to rebuild it.
-    if (offset !== undefined && update.kind === 'progress' && !entry.openFirstOffset.has(bucket))
-      entry.openFirstOffset.set(bucket, offset);
-    if (update.kind === 'closed') entry.openFirstOffset.delete(bucket);
-  }
-
-  /** Was this update already emitted by the partition's previous owner (replayed after a takeover)? */
-  replayed(entry: PartitionEntry, candle: Candle): boolean {
-    const watermark = entry.restoredWatermarks.get(`${candle.symbol}${SEP}${candle.source}`);
-    return watermark !== undefined && candle.end <= watermark;
+  /** Notes a changed candle for the next checkpoint write. */
+  noteUpdate(entry: PartitionEntry, update: CandleUpdate): void {
+    // Corrections change closed candles, which a checkpoint does not hold.
+    if (update.kind !== 'correction') entry.dirty.set(candleKey(update.candle), update.candle);
   }
 
   /** The batch's updates were handled: its records count as processed (for partitions still owned). */
@@ -102,11 +102,8 @@ export class Ledger {
     for (const [entry, next] of positions) if (this.owns(entry)) entry.processed = next;
   }
 
-  /** Where a commit of `entry` may point now: never past a record whose candle is still open. */
-  commitPoint(entry: PartitionEntry): number | null {
-    if (entry.processed === null || entry.inFlight) return null;
-    let offset = entry.processed;
-    for (const first of entry.openFirstOffset.values()) if (first < offset) offset = first;
-    return offset;
+  /** Entries whose processed position moved past the committed one and may be checkpointed and committed now. */
+  committable(entries: PartitionEntry[]): PartitionEntry[] {
+    return entries.filter((e) => !e.inFlight && e.processed !== null && e.processed !== e.committed && this.owns(e));
   }
 }

@@ -21,6 +21,8 @@ export interface Membership {
   readonly rebalanceCallback: (err: { code: number }, assignment: TopicPartition[]) => void;
   attach(consumer: KafkaConsumer): void;
   hasPending(): boolean;
+  /** A revoke waits to be applied (the group waits for this member to release partitions). */
+  hasPendingRevoke(): boolean;
   /** Applies the queued events in order. */
   apply(): Promise<void>;
   /** Closing: from now on the callback releases revoked partitions at once (disconnect waits for that). */
@@ -83,6 +85,7 @@ export function createMembership(options: {
       consumer = c;
     },
     hasPending: () => queue.length > 0,
+    hasPendingRevoke: () => queue.some((e) => e.type === 'revoke'),
     async apply() {
       while (queue.length > 0) {
         const event = queue[0] as (typeof queue)[number];

@@ -75,7 +75,10 @@ export interface CandleConsumerOptions {
   deadLetterTopic?: string;
   /** Records read per poll. Default 500. */
   batchSize?: number;
-  /** Minimum time between commits while running. Default 1000 ms. */
+  /**
+   * Minimum time between commits while running. Each commit first writes the changed open candles to the
+   * changelog topic, then commits at the processed position (docs/candles.md). Default 1000 ms.
+   */
   commitIntervalMs?: number;
   /** `session.timeout.ms`: how fast a crashed member is noticed. Default 10000. */
   sessionTimeoutMs?: number;
@@ -95,7 +98,9 @@ export interface CandleConsumerStats {
 }
 
 /**
- * A consumer-group member that turns tickers and trades into candles.
+ * A consumer-group member that turns tickers and trades into candles. Its open candles are checkpointed to a
+ * compacted changelog topic per input topic, `<groupId>-<topic>-changelog` (created on start), so committed
+ * offsets follow processing and a partition's next owner restores them instead of re-reading the input.
  *
  * @example
  * ```ts
@@ -115,7 +120,10 @@ export interface CandleConsumer extends AsyncIterable<CandleUpdate> {
   /** Current candles of the partitions this member owns. */
   candles(symbol?: string, interval?: CandleInterval): Candle[];
   stats(): CandleConsumerStats;
-  /** Drains the batch in flight, commits, leaves the group. */
+  /**
+   * Lets a handler call in flight finish (an iterator batch the loop did not finish is dropped, uncommitted),
+   * checkpoints and commits what was handled, leaves the group.
+   */
   close(): Promise<void>;
   /** Resolves when the member owns at least one partition (or `timeoutMs` passes: rejects). */
   waitForAssignment(timeoutMs?: number): Promise<TopicPartition[]>;

@@ -4,6 +4,7 @@ import type { TopicPartition } from '../assignors/types';
 import { KandleError } from '../errors';
 import type { KafkaConsumer, Message } from '../rdkafka';
 import { type BatchStepDeps, runBatchStep } from './batch';
+import type { CheckpointStore } from './checkpoint';
 import type { Delivery } from './delivery';
 import type { Ledger, PartitionEntry } from './ledger';
 import type { Membership } from './membership';
@@ -23,6 +24,7 @@ export enum ConsumerState {
 export interface RunnerDeps {
   consumer: KafkaConsumer;
   ledger: Ledger;
+  checkpoint: CheckpointStore;
   membership: Membership;
   delivery: Delivery;
   step: BatchStepDeps;
@@ -32,6 +34,8 @@ export interface RunnerDeps {
   commitIntervalMs: number;
   state: () => ConsumerState;
   warn: (e: KandleError) => void;
+  /** Takes partitions over again from their checkpoint and moves their fetch position there. */
+  retake: (entries: PartitionEntry[]) => Promise<void>;
 }
 
 /** How long a batch may wait for its acknowledgement before the runner pauses reading and keeps polling. */
@@ -53,9 +57,12 @@ export class Runner {
     while (deps.state() === ConsumerState.Running) {
       try {
         await deps.membership.apply();
+        // Entries whose aggregator holds a withdrawn batch: rebuilt from their checkpoint before reading on.
+        const stale = deps.ledger.all().filter((e) => e.inFlight);
+        if (stale.length > 0) await deps.retake(stale);
         const messages = await this.consume();
         if (messages.length > 0) await this.handle(messages);
-        if (Date.now() - this.lastCommitAt >= deps.commitIntervalMs) this.commit(deps.ledger.all(), false);
+        if (Date.now() - this.lastCommitAt >= deps.commitIntervalMs) await this.commit(deps.ledger.all(), false);
       } catch (e) {
         if (deps.state() !== ConsumerState.Running) break;
         this.lastError = e;
@@ -74,29 +81,46 @@ export class Runner {
     if (this.paused && partitions.length > 0) this.deps.consumer.pause(partitions);
   }
 
-  /** Commits each entry's commit point that moved. `sync` for revoke and close: the next owner starts from it. */
-  commit(entries: PartitionEntry[], sync: boolean): void {
-    const { ledger } = this.deps;
-    const offsets: Array<TopicPartition & { offset: number; metadata: string }> = [];
-    for (const entry of entries) {
-      const offset = ledger.commitPoint(entry);
-      if (offset === null) continue;
-      const clocks = new Map(entry.aggregator.clocks().map((c) => [`${c.symbol}|${c.source}`, c.maxEventTime]));
-      const metadata = formatCommitMetadata(this.deps.clientId, clocks);
-      if (offset === entry.committed && metadata === entry.committedMetadata) continue;
-      offsets.push({ topic: entry.topic, partition: entry.partition, offset, metadata });
-      entry.committed = offset;
-      entry.committedMetadata = metadata;
-    }
+  /**
+   * Checkpoints, then commits, every entry whose processed position moved: first its changed open candles and
+   * clocks go to the changelog (durable, acks=all), then the offset is committed at the processed position. So
+   * the committed offset is the processed offset, and whoever resumes from it finds the candles it implies.
+   * `sync` for revoke and close: the next owner starts from this commit.
+   */
+  async commit(entries: PartitionEntry[], sync: boolean): Promise<void> {
+    const { ledger, checkpoint, warn } = this.deps;
+    const ready = ledger.committable(entries).map((entry) => ({ entry, offset: entry.processed as number }));
+    if (ready.length === 0) return;
+    this.lastCommitAt = Date.now();
+    const written = await Promise.all(
+      ready.map(({ entry, offset }) =>
+        checkpoint.write(entry, offset).then(
+          () => true,
+          (e: KandleError) => {
+            warn(e);
+            return false;
+          },
+        ),
+      ),
+    );
+    const offsets = ready
+      .filter((_, i) => written[i])
+      .map(({ entry, offset }) => ({
+        topic: entry.topic,
+        partition: entry.partition,
+        offset,
+        // The owner, read by custom assignors (docs/assignors.md); the clocks for information (the changelog has them).
+        metadata: formatCommitMetadata(this.deps.clientId, clocksOf(entry)),
+      }));
     if (offsets.length === 0) return;
     try {
       if (sync) this.deps.consumer.commitSync(offsets as never);
       else this.deps.consumer.commit(offsets as never);
+      for (const { entry, offset } of ready)
+        if (offsets.some((o) => o.topic === entry.topic && o.partition === entry.partition)) entry.committed = offset;
       this.deps.stats.commits++;
-      this.lastCommitAt = Date.now();
     } catch (e) {
-      for (const entry of entries) entry.committedMetadata = null;
-      this.deps.warn(new KandleError('DELIVERY_FAILED', `offset commit failed: ${(e as Error).message}`, { cause: e }));
+      warn(new KandleError('DELIVERY_FAILED', `offset commit failed: ${(e as Error).message}`, { cause: e }));
     }
   }
 
@@ -120,8 +144,10 @@ export class Runner {
       partitions: entries.map((e) => ({ topic: e.topic, partition: e.partition })),
     };
     const handled = await this.whileLive(deps.delivery.offer(batch.updates, context));
+    // Closed first: nothing of the batch counts, and the entries stay marked, so no checkpoint is ever taken from
+    // aggregators that hold it; its records are read again by the partitions' next owners.
+    if (!handled) return;
     for (const entry of entries) entry.inFlight = false;
-    if (!handled) return; // closed first: nothing of the batch counts, its records are read again by the next owner
     deps.stats.updates += batch.updates.length;
     deps.ledger.advance(batch.positions);
   }
@@ -136,14 +162,19 @@ export class Runner {
     void ack.then((handled) => {
       result = handled;
     });
-    await Promise.race([ack, sleep(PAUSE_AFTER_MS)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ack, new Promise((resolve) => (timer = setTimeout(resolve, PAUSE_AFTER_MS)))]);
+    clearTimeout(timer); // one batch after another: no timer may outlive its batch
     if (result !== undefined) return result;
     const { consumer, ledger, membership } = this.deps;
     this.paused = true;
     consumer.pause(ledger.owned());
     try {
       while (result === undefined) {
-        await membership.apply();
+        // A partition is never read by two members at once: a revoke waits for a handler call in flight (the
+        // group waits for this member, up to max.poll.interval.ms); an iterator batch is withdrawn instead.
+        if (!membership.hasPendingRevoke()) await membership.apply();
+        else this.deps.delivery.withdraw();
         for (const m of await this.consume()) {
           const key = `${m.topic}|${m.partition}`;
           const seen = this.rewindTo.get(key);
@@ -167,4 +198,8 @@ export class Runner {
     this.rewindTo.clear();
     consumer.resume(ledger.owned());
   }
+}
+
+function clocksOf(entry: PartitionEntry): Map<string, number> {
+  return new Map(entry.aggregator.clocks().map((c) => [`${c.symbol}|${c.source}`, c.maxEventTime]));
 }
