@@ -89,8 +89,8 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     hooks: {
       owned: () => ledger.owned(),
       async revoke(partitions) {
-        // Work in flight is already acknowledged or stays uncommitted (the runner only gets here between batches).
-        runner?.commit(
+        // Handled work is checkpointed and committed first; a batch still waiting to be handled stays uncommitted.
+        await runner?.commit(
           ledger.all().filter((e) => partitions.some((p) => sameTp(p, e))),
           true,
         );
@@ -117,15 +117,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     commitIntervalMs: settings.commitIntervalMs,
     state: () => state,
     warn,
-    async retake(entries) {
-      const positions = await takeOver({ consumer, partitions: entries, ledger, checkpoint, side, warn });
-      // Without a checkpoint or commit: where `from` says (OFFSET_BEGINNING -2, OFFSET_END -1).
-      const reset = settings.from === 'earliest' ? -2 : -1;
-      for (const p of positions)
-        await new Promise<void>((resolve) =>
-          consumer.seek({ topic: p.topic, partition: p.partition, offset: p.offset ?? reset }, 5000, () => resolve()),
-        );
-    },
+    retake: (entries) => retake({ consumer, partitions: entries, ledger, checkpoint, side, warn }, settings.from),
     step: {
       ledger,
       decoders: createDecoders(registry, settings.topics),
@@ -140,8 +132,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
           options.onPoisonRecord?.(record);
         },
       }),
-      rewind: (topic, partition, offset) =>
-        new Promise((resolve) => consumer.seek({ topic, partition, offset }, 5000, () => resolve())),
+      rewind: (topic, partition, offset) => seek(consumer, { topic, partition, offset }),
     },
   });
   consumer.subscribe(settings.subscribed);
@@ -307,6 +298,17 @@ async function takeOver(parts: {
     positions.push(offset === null ? tp : { ...tp, offset });
   }
   return positions;
+}
+
+/** Takes partitions over again (their aggregators held a withdrawn batch) and moves their fetch position there. */
+async function retake(parts: Parameters<typeof takeOver>[0], from: 'earliest' | 'latest'): Promise<void> {
+  // Without a checkpoint or commit: where `from` says (OFFSET_BEGINNING -2, OFFSET_END -1).
+  const reset = from === 'earliest' ? -2 : -1;
+  for (const p of await takeOver(parts)) await seek(parts.consumer, { ...p, offset: p.offset ?? reset });
+}
+
+function seek(consumer: KafkaConsumer, to: TopicPartition & { offset: number }): Promise<void> {
+  return new Promise((resolve) => consumer.seek(to, 5000, () => resolve()));
 }
 
 async function committedOffsets(

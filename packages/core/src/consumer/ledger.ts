@@ -1,4 +1,4 @@
-// Consumer / ledger: per owned partition, its candle aggregator and its read, processed and committed positions.
+// Consumer / ledger: per owned partition, its candle aggregator, its processed and committed positions, and what its changelog holds.
 import type { TopicPartition } from '../assignors/types';
 import { type CandleAggregator, createCandleAggregator } from '../candles/aggregator';
 import type { Candle, CandleInterval, CandleUpdate } from '../candles/types';

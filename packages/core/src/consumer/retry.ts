@@ -1,4 +1,4 @@
-// Consumer / retry: the one backoff schedule of the consumer (handler, dead letters, checkpoints, commits).
+// Consumer / retry: the one backoff schedule of the consumer (handler retries, dead letters, changelog set-up).
 
 /** 200 ms doubling to 5 s. */
 export function backoffMs(attempt: number): number {
