@@ -1,5 +1,15 @@
 // Retry: the one bounded retry-with-backoff for calls whose failures say whether trying again can help.
 
+/** The pause before retry number `attempt` (0-based): `initialMs` doubling up to `maxMs` (default 200 ms → 5 s). */
+export function backoffMs(attempt: number, initialMs = 200, maxMs = 5_000): number {
+  return Math.min(maxMs, initialMs * 2 ** attempt);
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** How long and how often {@link retryRetriable} tries. */
 export interface RetryPolicy {
   /** Give up once this much time has passed since the first attempt. */
@@ -21,15 +31,14 @@ export async function retryRetriable<T>(
   policy: RetryPolicy,
 ): Promise<T> {
   const deadline = Date.now() + policy.budgetMs;
-  let delay = policy.initialDelayMs ?? 200;
-  for (;;) {
+  for (let retry = 0; ; retry++) {
     try {
       return await attempt();
     } catch (e) {
-      const pause = Math.min(delay, policy.maxDelayMs ?? 2_000) * (0.8 + Math.random() * 0.4);
+      const pause =
+        backoffMs(retry, policy.initialDelayMs ?? 200, policy.maxDelayMs ?? 2_000) * (0.8 + Math.random() * 0.4);
       if (!isRetriable(e) || Date.now() + pause > deadline) throw e;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      delay *= 2;
+      await sleep(pause);
     }
   }
 }

@@ -267,6 +267,8 @@ describe('createCandleConsumer', () => {
       commitIntervalMs: 100,
       statisticsIntervalMs: 300,
       onMetrics: (m) => consumerMetrics.push(m),
+      // Something must take the updates: without a handler they wait for an iterator, and reading pauses.
+      onCandles: () => {},
     });
     await waitFor('consumer lag statistics', () => consumerMetrics.some((m) => m.lag.length === 4), 60_000);
     // Lag counts from the committed offset, which trails the log end by the records of still-open candles.

@@ -179,7 +179,10 @@ describe('a group member crashes mid-stream', () => {
 
     const log = closedCandleLog();
     // Member 1 runs in a child process, so it can really be killed (SIGKILL: no close, no commit, no leave).
+    // It starts alone and works first: commits follow processing, so a member joining later finds nothing old to do.
     child = spawnMember({ brokers, registryUrl, groupId, clientId: 'member-child', topics, onUpdates: log.record });
+    const member = child;
+    await waitFor('the child to work', () => member.records() > 0, 60_000);
     const survivor = await createCandleConsumer({
       connection: { brokers },
       registry: { url: registryUrl },
@@ -191,14 +194,18 @@ describe('a group member crashes mid-stream', () => {
       commitIntervalMs: 200,
       onCandles: log.record,
     });
-    const member = child;
-    await waitFor('both members to own partitions and the child to work', async () => {
+    await waitFor('both members to own partitions', async () => {
       const group = await admin.describeGroup(groupId);
-      return group.members.length === 2 && survivor.assignment().length > 0 && member.records() > 0;
+      return group.members.length === 2 && survivor.assignment().length > 0 && member.owned().length > 0;
     });
     expect(survivor.assignment().length).toBeLessThan(4);
+    // Killed mid-stream: once it has started on records produced after the rebalance.
+    const before = member.records();
+    const midStream = produce(events.slice(2000, 3000));
+    await waitFor('the child to read new records', () => member.records() > before, 60_000);
     member.process.kill('SIGKILL');
-    await produce(events.slice(2000));
+    await midStream;
+    await produce(events.slice(3000));
     await producer.close();
 
     await waitFor('the survivor to own all four partitions', () => survivor.assignment().length === 4, 60_000);

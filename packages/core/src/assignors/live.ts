@@ -33,9 +33,6 @@ export function parseCommitMetadata(metadata: string | null | undefined): Commit
 export interface LiveAssignment {
   /** After the group protocol settled a generation: the partitions this member must read. */
   assignmentFor(proposed: TopicPartition[]): Promise<TopicPartition[]>;
-  /** Called between batches. */
-  tick(owned: TopicPartition[], requestReassign: () => void): Promise<void>;
-  close(): Promise<void>;
 }
 
 export interface LiveAssignmentOptions {
@@ -108,11 +105,8 @@ export function createLiveAssignment(options: LiveAssignmentOptions): LiveAssign
       });
       const result = assignor.assign(members, partitionsPerTopic);
       validateAssignment(members, partitionsPerTopic, result, assignor.name);
+      // Membership changes trigger a group rebalance (join, leave, session timeout), so this is the only hook needed.
       return result[clientId] ?? [];
     },
-    async tick() {
-      // Membership changes already trigger a group rebalance (join, leave, session timeout); nothing to poll.
-    },
-    async close() {},
   };
 }

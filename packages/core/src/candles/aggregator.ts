@@ -70,6 +70,27 @@ export interface CandleAggregatorStats {
   openBuckets: number;
 }
 
+/** Everything needed to rebuild one open bucket exactly: the candle plus the event times of its open and close. */
+export interface OpenCandleState extends Candle {
+  /** Event time of the record that set `open`. */
+  openTime: number;
+  /** Event time of the record that set `close`. */
+  closeTime: number;
+}
+
+/** Newest event time of one (symbol, source): its watermark is this minus the grace period. */
+export interface StreamClock {
+  symbol: string;
+  source: CandleSource;
+  maxEventTime: number;
+}
+
+/** What {@link CandleAggregator.restore} takes: the open buckets and the clocks of an earlier aggregator. */
+export interface CandleAggregatorCheckpoint {
+  open: OpenCandleState[];
+  clocks: StreamClock[];
+}
+
 /** Stateful candle builder returned by {@link createCandleAggregator}. */
 export interface CandleAggregator {
   /** Folds a ticker in (price = `lastPrice`, no volume); returns the updates it caused. */
@@ -87,6 +108,22 @@ export interface CandleAggregator {
   snapshot(symbol?: string, interval?: CandleInterval): Candle[];
   /** A copy of the counters. */
   stats(): CandleAggregatorStats;
+  /** The full state of one open bucket (for a checkpoint); `undefined` once it closed or if it never existed. */
+  openCandle(
+    symbol: string,
+    source: CandleSource,
+    interval: CandleInterval,
+    start: number,
+  ): OpenCandleState | undefined;
+  /** Newest event time of every (symbol, source) seen so far. */
+  clocks(): StreamClock[];
+  /**
+   * Loads a checkpoint into a fresh aggregator (throws `ConfigError` on one that has seen data): its open buckets and
+   * clocks, so that further records give the candles an uninterrupted aggregator would. Closed buckets are not part of
+   * a checkpoint: a record for a bucket that ended at or before a restored watermark is dropped as late (`onLate`),
+   * never re-emitted as a partial candle. Buckets of intervals this aggregator does not build are ignored.
+   */
+  restore(checkpoint: CandleAggregatorCheckpoint): void;
 }
 
 /** Mutable accumulator of one bucket; copied into a {@link Candle} whenever it is emitted. */
@@ -220,7 +257,62 @@ export function createCandleAggregator(options: CandleAggregatorOptions = {}): C
     takeProgress: () => takeProgress(state),
     snapshot: (symbol, interval) => snapshot(state, symbol, interval),
     stats: () => ({ ...state.counters, openBuckets: state.openBuckets }),
+    openCandle: (symbol, source, interval, start) => openCandle(state, symbol, source, interval, start),
+    clocks: () => clocks(state),
+    restore: (checkpoint) => restore(state, checkpoint),
   };
+}
+
+function streamsOf(state: State, source: CandleSource): Map<string, Stream> {
+  return source === 'ticker' ? state.tickerStreams : state.tradeStreams;
+}
+
+function openCandle(
+  state: State,
+  symbol: string,
+  source: CandleSource,
+  interval: CandleInterval,
+  start: number,
+): OpenCandleState | undefined {
+  const series = streamsOf(state, source)
+    .get(symbol)
+    ?.series.find((s) => s.interval === interval);
+  const bucket = series && findByStart(series.open, start);
+  if (!series || !bucket) return undefined;
+  return { ...toCandle(series, bucket), openTime: bucket.openTime, closeTime: bucket.closeTime };
+}
+
+function clocks(state: State): StreamClock[] {
+  const out: StreamClock[] = [];
+  for (const [source, streams] of [
+    ['ticker', state.tickerStreams],
+    ['trade', state.tradeStreams],
+  ] as const)
+    for (const [symbol, stream] of streams) out.push({ symbol, source, maxEventTime: stream.maxEventTime });
+  return out;
+}
+
+function restore(state: State, checkpoint: CandleAggregatorCheckpoint): void {
+  if (state.allSeries.length > 0) throw new ConfigError('restore() needs an aggregator that has not seen data yet');
+  const streamOf = (symbol: string, source: CandleSource) =>
+    streamsOf(state, source).get(symbol) ?? createStream(state, streamsOf(state, source), source, symbol);
+  for (const clock of checkpoint.clocks) {
+    const stream = streamOf(clock.symbol, clock.source);
+    stream.maxEventTime = clock.maxEventTime;
+    const watermark = clock.maxEventTime - state.gracePeriodMs;
+    // Every bucket ending at or before the watermark was closed (and emitted) before the checkpoint: never recreate it.
+    if (Number.isFinite(watermark))
+      for (const series of stream.series)
+        series.evictedThrough = floorToGrid(watermark, series.intervalMs) - series.intervalMs;
+  }
+  for (const c of checkpoint.open) {
+    const series = streamOf(c.symbol, c.source).series.find((s) => s.interval === c.interval);
+    if (!series || findByStart(series.open, c.start)) continue;
+    const bucket = new Bucket(c.start, c.end, c.openTime, c.open, c.volume);
+    Object.assign(bucket, { close: c.close, closeTime: c.closeTime, high: c.high, low: c.low, count: c.count });
+    insertByStart(series.open, bucket);
+    state.openBuckets++;
+  }
 }
 
 function createState(options: CandleAggregatorOptions): State {

@@ -6,6 +6,9 @@ export {
   createCandleAggregator,
   type CandleAggregator,
   type CandleAggregatorOptions,
+  type CandleAggregatorCheckpoint,
   type CandleAggregatorStats,
   type LateRecord,
+  type OpenCandleState,
+  type StreamClock,
 } from './aggregator';

@@ -1,0 +1,225 @@
+// Consumer / checkpoint: open candles and stream clocks ↔ a compacted changelog topic per input topic, co-partitioned with it (restore on takeover, tombstones on close).
+import type { KafkaAdmin } from '../admin';
+import type { TopicPartition } from '../assignors/types';
+import type { CandleAggregatorCheckpoint, OpenCandleState, StreamClock } from '../candles/aggregator';
+import type { CandleSource } from '../candles/types';
+import type { RdkafkaSettings, ResolvedKafkaConnection } from '../config';
+import { BrokerUnreachableError, KandleError, UnknownTopicError } from '../errors';
+import { type KafkaConsumer, loadNativeClient, type Message } from '../rdkafka';
+import type { PartitionEntry } from './ledger';
+import { backoffMs, sleep } from '../retry';
+import type { SideProducer, SideRecord } from './side-producer';
+
+/** The changelog of `input` for `groupId`: Kafka Streams' `<application.id>-<store>-changelog` naming. */
+export const changelogTopic = (groupId: string, input: string) => `${groupId}-${input}-changelog`;
+
+/**
+ * Record keys: JSON arrays, so no separator can clash with a symbol.
+ * `["candle", symbol, source, interval, start]` → OpenCandleState (null once the bucket closed),
+ * `["clock", symbol, source]` → { maxEventTime }, `["position"]` → { offset, owner }: the input offset the
+ * records before it cover. A restore only trusts what precedes the last position record.
+ */
+export const candleKey = (c: { symbol: string; source: CandleSource; interval: string; start: number }) =>
+  JSON.stringify(['candle', c.symbol, c.source, c.interval, c.start]);
+const clockKey = (c: { symbol: string; source: CandleSource }) => JSON.stringify(['clock', c.symbol, c.source]);
+const POSITION_KEY = JSON.stringify(['position']);
+
+/** What a new owner of a partition starts from. */
+export interface Restored {
+  checkpoint: CandleAggregatorCheckpoint;
+  /** Candle keys present in the changelog (they get a tombstone when their bucket closes). */
+  written: Set<string>;
+  /** Input offset the checkpoint covers; null when the changelog has none. */
+  position: number | null;
+  /** Records of a checkpoint that was cut short (the owner died mid-write): they are written back to the last complete state. */
+  repair: SideRecord[];
+}
+
+export interface CheckpointStore {
+  /** Creates or checks each input's changelog: same partitions and replication as the input, compacted. */
+  ensure(admin: KafkaAdmin, inputs: string[]): Promise<void>;
+  restore(tp: TopicPartition): Promise<Restored>;
+  /** Writes what changed in `entry` since the last write, then the position `offset`; resolves once all are durable. */
+  write(entry: PartitionEntry, offset: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createCheckpointStore(options: {
+  resolved: ResolvedKafkaConnection;
+  userSettings: RdkafkaSettings;
+  groupId: string;
+  clientId: string;
+  producer: SideProducer;
+  /** Longest a restore may take before it fails (and the assignment is retried). Default 60000 ms. */
+  restoreTimeoutMs?: number;
+}): Promise<CheckpointStore> {
+  const { groupId, clientId, producer } = options;
+  const reader = await connectReader(options.resolved, options.userSettings, `${clientId}-restore`, groupId);
+  return {
+    async ensure(admin, inputs) {
+      for (const input of inputs) {
+        const partitions = await admin.describeTopic(input);
+        const replicationFactor = partitions[0]?.replicas.length ?? 1;
+        const spec = {
+          name: changelogTopic(groupId, input),
+          partitions: partitions.length,
+          replicationFactor,
+          minInsyncReplicas: Math.min(replicationFactor, await admin.minInsyncReplicas(input)),
+          // Small segments so the cleaner compacts soon: restore reads about the open candles, not their history.
+          configs: { 'cleanup.policy': 'compact', 'segment.ms': '600000', 'min.cleanable.dirty.ratio': '0.1' },
+        };
+        // Members starting together race to create it; the loser may check it before every broker knows it.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await admin.ensureTopic(spec);
+            break;
+          } catch (e) {
+            if (attempt >= 8 || !unknownYet(e)) throw e;
+            await sleep(backoffMs(attempt));
+          }
+        }
+      }
+    },
+    restore: (tp) => readChangelog(reader, changelogTopic(groupId, tp.topic), tp.partition, options.restoreTimeoutMs),
+    async write(entry, offset) {
+      const topic = changelogTopic(groupId, entry.topic);
+      const records = changedRecords(entry).map((r) => ({ topic, partition: entry.partition, ...r }));
+      records.push({ topic, partition: entry.partition, key: POSITION_KEY, value: json({ offset, owner: clientId }) });
+      const dirty = new Map(entry.dirty);
+      entry.dirty.clear();
+      try {
+        // One idempotent producer keeps the partition's records in order: the position lands after what it covers.
+        await Promise.all(records.map((r) => producer.send(r)));
+      } catch (e) {
+        for (const [key, id] of dirty) entry.dirty.set(key, id);
+        entry.writtenClocks.clear();
+        throw new KandleError('DELIVERY_FAILED', `checkpoint write to ${topic} failed: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+    },
+    close: () => new Promise<void>((resolve) => reader.disconnect(() => resolve())),
+  };
+}
+
+/** Upserts for changed open candles, tombstones for written ones that closed, and the clocks that moved. */
+function changedRecords(entry: PartitionEntry): Array<{ key: string; value: Buffer | null }> {
+  const out: Array<{ key: string; value: Buffer | null }> = [];
+  for (const [key, c] of entry.dirty) {
+    const open = entry.aggregator.openCandle(c.symbol, c.source, c.interval, c.start);
+    if (open) {
+      out.push({ key, value: json(open) });
+      entry.written.add(key);
+    } else if (entry.written.delete(key)) out.push({ key, value: null });
+  }
+  for (const clock of entry.aggregator.clocks()) {
+    const key = clockKey(clock);
+    if (entry.writtenClocks.get(key) === clock.maxEventTime) continue;
+    out.push({ key, value: json({ maxEventTime: clock.maxEventTime }) });
+    entry.writtenClocks.set(key, clock.maxEventTime);
+  }
+  return out;
+}
+
+/** The topic was just created and a broker does not know it yet: retriable. */
+function unknownYet(e: unknown): boolean {
+  return (
+    e instanceof UnknownTopicError || /does not host this topic|unknown topic/i.test(String((e as Error)?.message))
+  );
+}
+
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+async function connectReader(
+  resolved: ResolvedKafkaConnection,
+  userSettings: RdkafkaSettings,
+  clientId: string,
+  groupId: string,
+): Promise<KafkaConsumer> {
+  const { KafkaConsumer } = (await loadNativeClient()).RdKafka;
+  // Only ever assign()ed, never subscribed and never committing: the group id is required but never joined.
+  const reader = new KafkaConsumer(
+    {
+      ...resolved.rdkafka,
+      'group.id': `${groupId}-restore`,
+      'client.id': clientId,
+      'enable.auto.commit': false,
+      ...userSettings,
+    } as never,
+    {} as never,
+  );
+  await new Promise<void>((resolve, reject) =>
+    reader.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
+      err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(),
+    ),
+  );
+  reader.setDefaultConsumeTimeout(200);
+  return reader;
+}
+
+/** Reads one changelog partition to its end and folds it into the last complete checkpoint. */
+async function readChangelog(
+  reader: KafkaConsumer,
+  topic: string,
+  partition: number,
+  timeoutMs = 60_000,
+): Promise<Restored> {
+  const { lowOffset, highOffset } = await new Promise<{ lowOffset: number; highOffset: number }>((resolve, reject) =>
+    reader.queryWatermarkOffsets(topic, partition, 10_000, (err, offsets) => (err ? reject(err) : resolve(offsets))),
+  );
+  const fold = createFold();
+  if (highOffset > lowOffset) {
+    reader.assign([{ topic, partition, offset: lowOffset }]);
+    try {
+      const deadline = Date.now() + timeoutMs;
+      for (let last = lowOffset - 1; last < highOffset - 1; ) {
+        if (Date.now() > deadline)
+          throw new KandleError('DELIVERY_FAILED', `restoring ${topic}[${partition}] took over ${timeoutMs} ms`);
+        const batch = await new Promise<Message[]>((resolve, reject) =>
+          reader.consume(1000, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
+        );
+        for (const m of batch) {
+          fold.apply(m);
+          last = m.offset;
+        }
+        // Compaction may have removed the records just before the end: trust the position when nothing came.
+        if (batch.length === 0) last = Math.max(last, (reader.position([{ topic, partition }])[0]?.offset ?? 0) - 1);
+      }
+    } finally {
+      reader.unassign();
+    }
+  }
+  return fold.result(topic, partition);
+}
+
+/** Applies changelog records in order; what follows the last position record is a write cut short. */
+function createFold() {
+  const stable = new Map<string, Buffer>();
+  const tail = new Map<string, Buffer | null>();
+  let position: number | null = null;
+  return {
+    apply(m: Message) {
+      const key = m.key ? m.key.toString() : '';
+      if (key === POSITION_KEY && m.value) {
+        for (const [k, v] of tail) v ? stable.set(k, v) : stable.delete(k);
+        tail.clear();
+        position = (JSON.parse(m.value.toString()) as { offset: number }).offset;
+      } else tail.set(key, m.value ?? null);
+    },
+    result(topic: string, partition: number): Restored {
+      const open: OpenCandleState[] = [];
+      const clocks: StreamClock[] = [];
+      const written = new Set<string>();
+      for (const [key, value] of stable) {
+        const [kind, symbol, source] = JSON.parse(key) as [string, string, CandleSource];
+        if (kind === 'candle') {
+          open.push(JSON.parse(value.toString()) as OpenCandleState);
+          written.add(key);
+        } else if (kind === 'clock')
+          clocks.push({ symbol, source, maxEventTime: (JSON.parse(value.toString()) as StreamClock).maxEventTime });
+      }
+      const repair = [...tail.keys()].map((key) => ({ topic, partition, key, value: stable.get(key) ?? null }));
+      return { checkpoint: { open, clocks }, written, position, repair };
+    },
+  };
+}

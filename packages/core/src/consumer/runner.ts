@@ -1,0 +1,205 @@
+// Consumer / runner: the poll → batch → deliver → commit loop, staying a live group member while a batch waits to be handled.
+import { formatCommitMetadata } from '../assignors/live';
+import type { TopicPartition } from '../assignors/types';
+import { KandleError } from '../errors';
+import type { KafkaConsumer, Message } from '../rdkafka';
+import { type BatchStepDeps, runBatchStep } from './batch';
+import type { CheckpointStore } from './checkpoint';
+import type { Delivery } from './delivery';
+import type { Ledger, PartitionEntry } from './ledger';
+import type { Membership } from './membership';
+import type { CandleConsumerStats } from './options';
+import { sleep } from '../retry';
+
+/** Lifecycle of a consumer: every unit asks this, never a loose flag. */
+export enum ConsumerState {
+  /** Connected and subscribed; the loop runs. */
+  Running = 'running',
+  /** close() was called: the loop finishes the batch in hand, then the consumer commits and leaves. */
+  Closing = 'closing',
+  /** Left the group, clients disconnected. */
+  Closed = 'closed',
+}
+
+export interface RunnerDeps {
+  consumer: KafkaConsumer;
+  ledger: Ledger;
+  checkpoint: CheckpointStore;
+  membership: Membership;
+  delivery: Delivery;
+  step: BatchStepDeps;
+  stats: CandleConsumerStats;
+  clientId: string;
+  batchSize: number;
+  commitIntervalMs: number;
+  state: () => ConsumerState;
+  warn: (e: KandleError) => void;
+  /** Takes partitions over again from their checkpoint and moves their fetch position there. */
+  retake: (entries: PartitionEntry[]) => Promise<void>;
+}
+
+/** How long a batch may wait for its acknowledgement before the runner pauses reading and keeps polling. */
+const PAUSE_AFTER_MS = 500;
+
+export class Runner {
+  private lastCommitAt = 0;
+  /** Set while reading is paused for a batch that waits: partitions assigned meanwhile are paused too. */
+  private paused = false;
+  /** Records returned while paused (librdkafka should not, but if it did): read them again from there. */
+  private readonly rewindTo = new Map<string, TopicPartition & { offset: number }>();
+  lastError: unknown = null;
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  /** Runs until the state leaves Running. */
+  async run(): Promise<void> {
+    const { deps } = this;
+    while (deps.state() === ConsumerState.Running) {
+      try {
+        await deps.membership.apply();
+        // Entries whose aggregator holds a withdrawn batch: rebuilt from their checkpoint before reading on.
+        const stale = deps.ledger.all().filter((e) => e.inFlight);
+        if (stale.length > 0) await deps.retake(stale);
+        const messages = await this.consume();
+        if (messages.length > 0) await this.handle(messages);
+        if (Date.now() - this.lastCommitAt >= deps.commitIntervalMs) await this.commit(deps.ledger.all(), false);
+      } catch (e) {
+        if (deps.state() !== ConsumerState.Running) break;
+        this.lastError = e;
+        deps.warn(
+          e instanceof KandleError
+            ? e
+            : new KandleError('DELIVERY_FAILED', `consumer loop error: ${(e as Error).message}`, { cause: e }),
+        );
+        await sleep(500);
+      }
+    }
+  }
+
+  /** Newly assigned partitions: paused at once while a batch waits, so they do not fetch what cannot be read yet. */
+  assigned(partitions: TopicPartition[]): void {
+    if (this.paused && partitions.length > 0) this.deps.consumer.pause(partitions);
+  }
+
+  /**
+   * Checkpoints, then commits, every entry whose processed position moved: first its changed open candles and
+   * clocks go to the changelog (durable, acks=all), then the offset is committed at the processed position. So
+   * the committed offset is the processed offset, and whoever resumes from it finds the candles it implies.
+   * `sync` for revoke and close: the next owner starts from this commit.
+   */
+  async commit(entries: PartitionEntry[], sync: boolean): Promise<void> {
+    const { ledger, checkpoint, warn } = this.deps;
+    const ready = ledger.committable(entries).map((entry) => ({ entry, offset: entry.processed as number }));
+    if (ready.length === 0) return;
+    this.lastCommitAt = Date.now();
+    const written = await Promise.all(
+      ready.map(({ entry, offset }) =>
+        checkpoint.write(entry, offset).then(
+          () => true,
+          (e: KandleError) => {
+            warn(e);
+            return false;
+          },
+        ),
+      ),
+    );
+    const offsets = ready
+      .filter((_, i) => written[i])
+      .map(({ entry, offset }) => ({
+        topic: entry.topic,
+        partition: entry.partition,
+        offset,
+        // The owner, read by custom assignors (docs/assignors.md); the clocks for information (the changelog has them).
+        metadata: formatCommitMetadata(this.deps.clientId, clocksOf(entry)),
+      }));
+    if (offsets.length === 0) return;
+    try {
+      if (sync) this.deps.consumer.commitSync(offsets as never);
+      else this.deps.consumer.commit(offsets as never);
+      for (const { entry, offset } of ready)
+        if (offsets.some((o) => o.topic === entry.topic && o.partition === entry.partition)) entry.committed = offset;
+      this.deps.stats.commits++;
+    } catch (e) {
+      warn(new KandleError('DELIVERY_FAILED', `offset commit failed: ${(e as Error).message}`, { cause: e }));
+    }
+  }
+
+  private consume(): Promise<Message[]> {
+    return new Promise<Message[]>((resolve, reject) =>
+      this.deps.consumer.consume(this.deps.batchSize, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
+    );
+  }
+
+  private async handle(messages: Message[]): Promise<void> {
+    const { deps } = this;
+    const batch = await runBatchStep(messages, deps.step);
+    if (batch.updates.length === 0) {
+      deps.ledger.advance(batch.positions);
+      return;
+    }
+    const entries = [...batch.positions.keys()];
+    for (const entry of entries) entry.inFlight = true;
+    const context = {
+      records: batch.records,
+      partitions: entries.map((e) => ({ topic: e.topic, partition: e.partition })),
+    };
+    const handled = await this.whileLive(deps.delivery.offer(batch.updates, context));
+    // Closed first: nothing of the batch counts, and the entries stay marked, so no checkpoint is ever taken from
+    // aggregators that hold it; its records are read again by the partitions' next owners.
+    if (!handled) return;
+    for (const entry of entries) entry.inFlight = false;
+    deps.stats.updates += batch.updates.length;
+    deps.ledger.advance(batch.positions);
+  }
+
+  /**
+   * Waits for the acknowledgement. A quick one (the common case) costs nothing more; a slow one (a slow sink, an
+   * iterator nobody pulls yet) pauses every owned partition and keeps polling, so the member keeps heartbeating
+   * within max.poll.interval.ms and serves rebalances (partitions of the waiting batch are not committed).
+   */
+  private async whileLive(ack: Promise<boolean>): Promise<boolean> {
+    let result: boolean | undefined;
+    void ack.then((handled) => {
+      result = handled;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ack, new Promise((resolve) => (timer = setTimeout(resolve, PAUSE_AFTER_MS)))]);
+    clearTimeout(timer); // one batch after another: no timer may outlive its batch
+    if (result !== undefined) return result;
+    const { consumer, ledger, membership } = this.deps;
+    this.paused = true;
+    consumer.pause(ledger.owned());
+    try {
+      while (result === undefined) {
+        // A partition is never read by two members at once: a revoke waits for a handler call in flight (the
+        // group waits for this member, up to max.poll.interval.ms); an iterator batch is withdrawn instead.
+        if (!membership.hasPendingRevoke()) await membership.apply();
+        else this.deps.delivery.withdraw();
+        for (const m of await this.consume()) {
+          const key = `${m.topic}|${m.partition}`;
+          const seen = this.rewindTo.get(key);
+          if (!seen || m.offset < seen.offset)
+            this.rewindTo.set(key, { topic: m.topic, partition: m.partition, offset: m.offset });
+        }
+      }
+    } finally {
+      this.paused = false;
+      await this.resume();
+    }
+    return result;
+  }
+
+  /** librdkafka resumes a paused partition from the last record it returned; strays are rewound explicitly. */
+  private async resume(): Promise<void> {
+    const { consumer, ledger } = this.deps;
+    for (const tp of this.rewindTo.values())
+      if (ledger.get(tp.topic, tp.partition))
+        await new Promise<void>((resolve) => consumer.seek(tp, 5000, () => resolve()));
+    this.rewindTo.clear();
+    consumer.resume(ledger.owned());
+  }
+}
+
+function clocksOf(entry: PartitionEntry): Map<string, number> {
+  return new Map(entry.aggregator.clocks().map((c) => [`${c.symbol}|${c.source}`, c.maxEventTime]));
+}

@@ -1,0 +1,75 @@
+// Consumer / side producer: the idempotent acks=all producer that writes the consumer's own records (dead letters, checkpoints).
+import type { ResolvedKafkaConnection, RdkafkaSettings } from '../config';
+import { BrokerUnreachableError } from '../errors';
+import { loadNativeClient } from '../rdkafka';
+
+/** One record to write; `partition: null` lets librdkafka choose. */
+export interface SideRecord {
+  topic: string;
+  partition: number | null;
+  key: Buffer | string | null;
+  value: Buffer | null;
+  timestamp?: number;
+  headers?: Array<Record<string, string>>;
+}
+
+/** Writes records and says when each is durable (acks=all). */
+export interface SideProducer {
+  /** Resolves once the record is acknowledged by all in-sync replicas; rejects with the delivery error. */
+  send(record: SideRecord): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects the producer. Idempotence keeps records of one partition in order across retries, which the
+ * checkpoint relies on (its position record must land after the candle records it covers).
+ */
+export async function createSideProducer(
+  resolved: ResolvedKafkaConnection,
+  userSettings: RdkafkaSettings,
+  clientId: string,
+): Promise<SideProducer> {
+  const { Producer } = (await loadNativeClient()).RdKafka;
+  const producer = new Producer({
+    ...resolved.rdkafka,
+    'client.id': `${clientId}-side`,
+    'enable.idempotence': true,
+    acks: -1,
+    dr_cb: true,
+    // The connection's raw settings win over everything kandle derives (KafkaConnection.rdkafka).
+    ...userSettings,
+  } as never);
+  await new Promise<void>((resolve, reject) =>
+    producer.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
+      err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(),
+    ),
+  );
+  producer.setPollInterval(50);
+  producer.on('delivery-report', (err, report) => {
+    const done = report.opaque as ((e?: unknown) => void) | undefined;
+    done?.(err ?? undefined);
+  });
+  return {
+    send(record) {
+      return new Promise<void>((resolve, reject) => {
+        try {
+          producer.produce(
+            record.topic,
+            record.partition,
+            record.value,
+            record.key,
+            record.timestamp ?? Date.now(),
+            (e?: unknown) => (e ? reject(e) : resolve()),
+            (record.headers ?? []) as never,
+          );
+        } catch (e) {
+          reject(e); // queue full or unknown partition: the caller retries
+        }
+      });
+    },
+    async close() {
+      await new Promise<void>((resolve) => producer.flush(10_000, () => resolve()));
+      await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+    },
+  };
+}
