@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAggregate } from './aggregate.mjs';
 import { benchConsumers } from './consumer.mjs';
 import { makeTickers } from './fixtures.mjs';
+import { benchImport } from './import.mjs';
 import { benchEndToEnd } from './latency.mjs';
 import { benchProducers } from './producer.mjs';
 import { benchSerde } from './serde.mjs';
@@ -35,6 +36,8 @@ async function main() {
   const records = makeTickers(settings.records, { symbols: settings.symbols });
   const results = {};
 
+  log('import time (before the cluster starts)');
+  results.importTime = benchImport({ log });
   const stack = await openStack({ partitions: settings.partitions, log });
   const stopStack = () => {
     log('interrupted: stopping the stack');

@@ -12,6 +12,20 @@ function row(metric, kandle, peer, ratioValue, target, met) {
 /** Builds the table rows from the results of one run; targets never fail the run, they are only reported. */
 export function buildRows(results) {
   const rows = [];
+  const i = results.importTime;
+  if (i) {
+    const vsKafkajs = i.kandleMs / i.kafkajsMs;
+    rows.push(
+      row(
+        "import '@kandle/core' vs import 'kafkajs' (median)",
+        ms(i.kandleMs),
+        ms(i.kafkajsMs),
+        vsKafkajs,
+        '≤ 300 ms and ≤ 3x',
+        i.kandleMs <= 300 && vsKafkajs <= 3,
+      ),
+    );
+  }
   const p = results.producer;
   if (p) {
     const vsRaw = p.kandle.recordsPerSecond / p.raw.recordsPerSecond;
