@@ -27,6 +27,25 @@ afterAll(async () => {
   await admin.close();
 });
 
+/** Members of one group over `topics`, committing often so a hand-over shows what was really handled. */
+function groupMember(
+  groupId: string,
+  topics: { tickers: string; trades: string },
+  assignment: 'range' | 'cooperative-sticky' = 'range',
+) {
+  return (clientId: string) =>
+    createCandleConsumer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      groupId,
+      clientId,
+      topics,
+      gracePeriodMs: GRACE_MS,
+      commitIntervalMs: 100,
+      assignment,
+    });
+}
+
 /** 3 symbols, tickers and trades, ~11 minutes of event time: about 10 closed 1m candles per series. */
 async function produceScenario(): Promise<{
   topics: { tickers: string; trades: string };
@@ -109,17 +128,7 @@ describe('createCandleConsumer as an async iterator', () => {
 
   it('break after 3 commits nothing unhandled: a second member of the group delivers every closed candle', async () => {
     const { topics, closed } = await produceScenario();
-    const groupId = uniqueName('break');
-    const member = (clientId: string) =>
-      createCandleConsumer({
-        connection: { brokers },
-        registry: { url: registryUrl },
-        groupId,
-        clientId,
-        topics,
-        gracePeriodMs: GRACE_MS,
-        commitIntervalMs: 100,
-      });
+    const member = groupMember(uniqueName('break'), topics);
     const first = await member('first');
     const seen = new Map<string, Candle>();
     const brokenOn = await iterate(first, seen, (pulled) => pulled === 3);
@@ -137,19 +146,8 @@ describe('createCandleConsumer as an async iterator', () => {
 
   it('an idle iterator does not hold a rebalance up: its unfinished batch is withdrawn, and nothing is lost', async () => {
     const { topics, closed } = await produceScenario();
-    const groupId = uniqueName('idle');
-    const member = (clientId: string) =>
-      createCandleConsumer({
-        connection: { brokers },
-        registry: { url: registryUrl },
-        groupId,
-        clientId,
-        topics,
-        gracePeriodMs: GRACE_MS,
-        commitIntervalMs: 100,
-        // Cooperative: the idle member keeps some partitions, whose candles must be rebuilt from the checkpoint.
-        assignment: 'cooperative-sticky',
-      });
+    // Cooperative: the idle member keeps some partitions, whose candles must be rebuilt from the checkpoint.
+    const member = groupMember(uniqueName('idle'), topics, 'cooperative-sticky');
     const idle = await member('idle');
     await idle.waitForAssignment();
     // Joins while the idle member waits for a loop with a batch in hand (well within max.poll.interval.ms).
