@@ -2,6 +2,7 @@
 import { type KafkaConnection, resolveKafkaConnection } from './config';
 import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
 import { type GroupState, PureAdmin } from './pure-admin';
+import { backoffMs, sleep } from './retry';
 import { loadNativeClient, type Producer } from './rdkafka';
 
 export type { GroupMemberState, GroupState } from './pure-admin';
@@ -191,8 +192,12 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
             if (/already exists/i.test(detail)) break;
             const permanent = /authoriz|policy|invalid config|invalid partitions|topic name/i.test(detail);
             if (permanent || e instanceof UnknownTopicError || Date.now() > deadline)
-              throw new KandleError('CONFIG_INVALID', `could not create topic "${spec.name}": ${detail}`, { cause: e });
-            await new Promise((r) => setTimeout(r, Math.min(2000, 250 * 2 ** attempt)));
+              throw new KandleError('TOPIC_CREATE_FAILED', `could not create topic "${spec.name}": ${detail}`, {
+                cause: e,
+                retriable: !permanent,
+                details: { topic: spec.name },
+              });
+            await sleep(backoffMs(attempt, 250, 2_000));
           }
         }
       }

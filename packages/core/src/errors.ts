@@ -1,9 +1,22 @@
 // Errors: the typed failures every kandle step throws, one class per kind, secrets redacted.
 
-/** Stable machine-readable codes carried by every {@link KandleError}. */
+/**
+ * Stable machine-readable codes carried by every {@link KandleError}; each names one way to fail (see the table in
+ * docs/connection.md). Whether retrying can help is `KandleError.retriable`, not the code.
+ */
 export type KandleErrorCode =
   | 'CONFIG_INVALID'
+  | 'NATIVE_CLIENT_UNAVAILABLE'
   | 'BROKER_UNREACHABLE'
+  | 'TOPIC_CREATE_FAILED'
+  | 'CLIENT_CLOSED'
+  | 'ASSIGNMENT_TIMEOUT'
+  | 'COMMIT_FAILED'
+  | 'CHECKPOINT_FAILED'
+  | 'DEAD_LETTER_FAILED'
+  | 'HANDLER_FAILED'
+  | 'CONSUMER_FAILED'
+  | 'LOCAL_STACK_FAILED'
   | 'UNKNOWN_TOPIC'
   | 'TOPIC_MISMATCH'
   | 'NOT_ENOUGH_REPLICAS'
@@ -45,6 +58,28 @@ export class KandleError extends Error {
     this.retriable = options.retriable ?? false;
     this.details = Object.freeze(redactObject(options.details ?? {}));
   }
+}
+
+/**
+ * The one mapper from an underlying client's failure (librdkafka, KafkaJS, a handler) to a {@link KandleError} of
+ * `code`: the message keeps the cause's text, and `retriable` comes from the cause (`retriable` in KafkaJS,
+ * `isRetriable` in librdkafka) unless the caller knows better.
+ */
+export function kandleErrorFrom(
+  code: KandleErrorCode,
+  what: string,
+  cause: unknown,
+  options: { retriable?: boolean; details?: Record<string, unknown> } = {},
+): KandleError {
+  if (cause instanceof KandleError && cause.code === code) return cause;
+  const text = (cause as Error)?.message ?? String(cause);
+  const flagged = cause as { retriable?: unknown; isRetriable?: unknown } | undefined;
+  const retriable = options.retriable ?? (flagged?.retriable === true || flagged?.isRetriable === true);
+  return new KandleError(code, `${what}: ${text}`, {
+    cause,
+    retriable,
+    ...(options.details ? { details: options.details } : {}),
+  });
 }
 
 /** A configuration value is missing, malformed or contradictory. */

@@ -258,7 +258,7 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
   // Not async: the key-hash path (the default) stays one promise per record, settled by the delivery report.
   const send = (event: MarketEvent, sendOptions: { partition?: number } = {}): Promise<DeliveryReport> => {
     try {
-      if (closed) throw new KandleError('DELIVERY_FAILED', 'producer is closed');
+      if (closed) throw new KandleError('CLIENT_CLOSED', 'producer is closed');
       const topic = event.kind === 'ticker' ? topics.tickers : topics.trades;
       const value = event.kind === 'ticker' ? encoders.ticker.encode(event.ticker) : encoders.trade.encode(event.trade);
       const partition = sendOptions.partition ?? null;

@@ -28,7 +28,7 @@ export function loadNativeClient(): Promise<NativeModule> {
     (e: unknown) => {
       loading = undefined;
       throw new KandleError(
-        'CONFIG_INVALID',
+        'NATIVE_CLIENT_UNAVAILABLE',
         `the native Kafka client (@confluentinc/kafka-javascript) could not be loaded: ${(e as Error)?.message ?? e}. ` +
           'Run `npm run setup` to build it; the pure parts of @kandle/core work without it.',
         { cause: e },
@@ -40,6 +40,7 @@ export function loadNativeClient(): Promise<NativeModule> {
 
 /** librdkafka's codes; only called on paths that run after a client was created (so the module is loaded). */
 export function nativeCodes(): NativeCodes {
-  if (!native) throw new KandleError('CONFIG_INVALID', 'the native Kafka client is used before it was loaded');
+  if (!native)
+    throw new KandleError('NATIVE_CLIENT_UNAVAILABLE', 'the native Kafka client is used before it was loaded');
   return native.RdKafka.CODES;
 }

@@ -4,7 +4,7 @@ import type { TopicPartition } from '../assignors/types';
 import type { CandleAggregatorCheckpoint, OpenCandleState, StreamClock } from '../candles/aggregator';
 import type { CandleSource } from '../candles/types';
 import type { RdkafkaSettings, ResolvedKafkaConnection } from '../config';
-import { BrokerUnreachableError, KandleError, UnknownTopicError } from '../errors';
+import { BrokerUnreachableError, KandleError, kandleErrorFrom, UnknownTopicError } from '../errors';
 import { type KafkaConsumer, loadNativeClient, type Message } from '../rdkafka';
 import type { PartitionEntry } from './ledger';
 import { backoffMs, sleep } from '../retry';
@@ -93,9 +93,7 @@ export async function createCheckpointStore(options: {
       } catch (e) {
         for (const [key, id] of dirty) entry.dirty.set(key, id);
         entry.writtenClocks.clear();
-        throw new KandleError('DELIVERY_FAILED', `checkpoint write to ${topic} failed: ${(e as Error).message}`, {
-          cause: e,
-        });
+        throw kandleErrorFrom('CHECKPOINT_FAILED', `checkpoint write to ${topic} failed`, e, { retriable: true });
       }
     },
     close: () => new Promise<void>((resolve) => reader.disconnect(() => resolve())),
@@ -174,7 +172,9 @@ async function readChangelog(
       const deadline = Date.now() + timeoutMs;
       for (let last = lowOffset - 1; last < highOffset - 1; ) {
         if (Date.now() > deadline)
-          throw new KandleError('DELIVERY_FAILED', `restoring ${topic}[${partition}] took over ${timeoutMs} ms`);
+          throw new KandleError('CHECKPOINT_FAILED', `restoring ${topic}[${partition}] took over ${timeoutMs} ms`, {
+            retriable: true,
+          });
         const batch = await new Promise<Message[]>((resolve, reject) =>
           reader.consume(1000, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
         );

@@ -1,5 +1,5 @@
 // Consumer / dead letter: writes a record that cannot be decoded to the dead-letter topic, with where it came from.
-import { KandleError, PoisonRecordError } from '../errors';
+import { type KandleError, kandleErrorFrom, PoisonRecordError } from '../errors';
 import type { Message } from '../rdkafka';
 import { DecodeError } from '../schema/avro';
 import type { PoisonRecord } from './options';
@@ -42,13 +42,9 @@ export function createDeadLetterWriter(options: {
       } catch (e) {
         // Losing a poison record would lose evidence: keep trying, the batch waits.
         options.warn(
-          new KandleError(
-            'DELIVERY_FAILED',
-            `dead-letter write failed (attempt ${attempt + 1}): ${(e as Error).message}`,
-            {
-              cause: e,
-            },
-          ),
+          kandleErrorFrom('DEAD_LETTER_FAILED', `dead-letter write failed (attempt ${attempt + 1})`, e, {
+            retriable: true,
+          }),
         );
         await sleep(backoffMs(attempt));
       }

@@ -1,6 +1,6 @@
 // Consumer / delivery: hands each batch of candle updates to the onCandles handler or to the async iterator, and says when it was handled.
 import type { CandleUpdate } from '../candles/types';
-import { ConfigError, KandleError } from '../errors';
+import { ConfigError, type KandleError, kandleErrorFrom } from '../errors';
 import type { BatchContext } from './options';
 import { backoffMs, sleep } from '../retry';
 
@@ -37,10 +37,11 @@ function handlerDelivery(handler: Handler, warn: (e: KandleError) => void): Deli
           // Closing mid-retry: leave the offsets where they are, so the next owner re-reads these records.
           if (closed) return false;
           warn(
-            new KandleError(
-              'DELIVERY_FAILED',
-              `onCandles failed (attempt ${attempt + 1}); offering the same ${updates.length} updates again: ${(e as Error).message}`,
-              { cause: e },
+            kandleErrorFrom(
+              'HANDLER_FAILED',
+              `onCandles failed (attempt ${attempt + 1}); offering the same ${updates.length} updates again`,
+              e,
+              { retriable: true },
             ),
           );
           await sleep(backoffMs(attempt));

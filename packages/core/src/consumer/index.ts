@@ -3,7 +3,13 @@ import { createKafkaAdmin, type KafkaAdmin } from '../admin';
 import { createLiveAssignment } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
 import { type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
-import { BrokerUnreachableError, KandleError, RegistryUnreachableError, UnknownTopicError } from '../errors';
+import {
+  BrokerUnreachableError,
+  KandleError,
+  kandleErrorFrom,
+  RegistryUnreachableError,
+  UnknownTopicError,
+} from '../errors';
 import { parseRdkafkaStats } from '../metrics';
 import { type KafkaConsumer, loadNativeClient } from '../rdkafka';
 import { connectSchemaRegistry, type SchemaRegistryHandle } from '../schema/avro';
@@ -175,7 +181,12 @@ function facade(
       return new Promise((resolve, reject) => {
         const failure = () => (runner.lastError ? `: ${String(runner.lastError)}` : '');
         const timer = setTimeout(
-          () => reject(new KandleError('CONFIG_INVALID', `no partitions assigned within ${timeoutMs} ms${failure()}`)),
+          () =>
+            reject(
+              new KandleError('ASSIGNMENT_TIMEOUT', `no partitions assigned within ${timeoutMs} ms${failure()}`, {
+                retriable: true,
+              }),
+            ),
           timeoutMs,
         );
         assignmentWaiters.push(() => {
@@ -321,7 +332,7 @@ async function committedOffsets(
     (resolve, reject) =>
       consumer.committed(list as never, 10_000, (err, tps) => (err ? reject(err) : resolve(tps as never))),
   ).catch((e) => {
-    warn(new KandleError('DELIVERY_FAILED', `could not read committed offsets: ${(e as Error).message}`, { cause: e }));
+    warn(kandleErrorFrom('COMMIT_FAILED', 'could not read committed offsets', e, { retriable: true }));
     return [];
   });
   return new Map(result.map((r) => [`${r.topic}|${r.partition}`, { offset: r.offset, metadata: r.metadata ?? null }]));

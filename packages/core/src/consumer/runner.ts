@@ -1,7 +1,7 @@
 // Consumer / runner: the poll → batch → deliver → commit loop, staying a live group member while a batch waits to be handled.
 import { formatCommitMetadata } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
-import { KandleError } from '../errors';
+import { KandleError, kandleErrorFrom } from '../errors';
 import type { KafkaConsumer, Message } from '../rdkafka';
 import { type BatchStepDeps, runBatchStep } from './batch';
 import type { CheckpointStore } from './checkpoint';
@@ -66,11 +66,7 @@ export class Runner {
       } catch (e) {
         if (deps.state() !== ConsumerState.Running) break;
         this.lastError = e;
-        deps.warn(
-          e instanceof KandleError
-            ? e
-            : new KandleError('DELIVERY_FAILED', `consumer loop error: ${(e as Error).message}`, { cause: e }),
-        );
+        deps.warn(e instanceof KandleError ? e : kandleErrorFrom('CONSUMER_FAILED', 'consumer loop error', e));
         await sleep(500);
       }
     }
@@ -120,7 +116,7 @@ export class Runner {
         if (offsets.some((o) => o.topic === entry.topic && o.partition === entry.partition)) entry.committed = offset;
       this.deps.stats.commits++;
     } catch (e) {
-      warn(new KandleError('DELIVERY_FAILED', `offset commit failed: ${(e as Error).message}`, { cause: e }));
+      warn(kandleErrorFrom('COMMIT_FAILED', 'offset commit failed', e, { retriable: true }));
     }
   }
 

@@ -56,7 +56,7 @@ export function ensureMavenLibs(name: string, dependencies: MavenDependency[]): 
   );
   if (result.error || result.status !== 0) {
     throw new KandleError(
-      'CONFIG_INVALID',
+      'LOCAL_STACK_FAILED',
       `could not resolve ${name} with Maven (is 'mvn' installed and Maven Central reachable?): ${result.error?.message ?? `exit ${result.status}`}`,
     );
   }
@@ -157,7 +157,7 @@ export function startJava(options: JavaProcessOptions): JavaProcess {
   });
   closeSync(fd);
   child.on('error', () => undefined);
-  if (child.pid === undefined) throw new KandleError('CONFIG_INVALID', `could not start java (${java})`);
+  if (child.pid === undefined) throw new KandleError('LOCAL_STACK_FAILED', `could not start java (${java})`);
   const pid = child.pid;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.unref();

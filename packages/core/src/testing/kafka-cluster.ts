@@ -349,7 +349,7 @@ async function runToCompletion(args: string[], logFile: string): Promise<void> {
   while (isAlive(pid)) {
     if (Date.now() > deadline) {
       await stopProcess(pid, 'SIGKILL');
-      throw new KandleError('CONFIG_INVALID', `kafka storage format timed out; see ${logFile}`);
+      throw new KandleError('LOCAL_STACK_FAILED', `kafka storage format timed out; see ${logFile}`);
     }
     await sleep(100);
   }

@@ -179,7 +179,7 @@ async function runQuery(httpUrl: string, sql: string): Promise<QuestDbQueryResul
     body = { error: text };
   }
   if (!response.ok || typeof body.error === 'string') {
-    throw new KandleError('CONFIG_INVALID', `QuestDB refused SQL: ${String(body.error ?? response.status)}`, {
+    throw new KandleError('LOCAL_STACK_FAILED', `QuestDB refused SQL: ${String(body.error ?? response.status)}`, {
       details: { sql, status: response.status, position: body.position },
     });
   }

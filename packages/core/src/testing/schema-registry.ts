@@ -246,9 +246,13 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
       code === 0
         ? resolvePromise()
         : reject(
-            new KandleError('CONFIG_INVALID', `'${command} ${args.join(' ')}' failed (${signal ?? `exit ${code}`})`, {
-              details: { cwd },
-            }),
+            new KandleError(
+              'LOCAL_STACK_FAILED',
+              `'${command} ${args.join(' ')}' failed (${signal ?? `exit ${code}`})`,
+              {
+                details: { cwd },
+              },
+            ),
           ),
     );
   });
