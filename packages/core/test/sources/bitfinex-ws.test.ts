@@ -183,6 +183,9 @@ describe('createBitfinexWsSource', () => {
 
   it('works as an async iterator that ends on stop()', async () => {
     const h = await connect({ channels: ['trades'] });
+    // The server counts a subscription when it answers; the source routes the channel once it has read that answer,
+    // which the snapshot right behind it proves.
+    await h.server.waitFor(() => h.trades.length > 0);
     const ids: number[] = [];
     const consumer = (async () => {
       for await (const event of h.source) if (event.kind === 'trade') ids.push(event.trade.id);
