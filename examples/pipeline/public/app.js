@@ -109,6 +109,10 @@ async function load() {
   });
   events.addEventListener('kafka', (e) => renderKafka(JSON.parse(e.data)));
   events.addEventListener('kafka-error', (e) => showKafkaError(JSON.parse(e.data).message));
+  // Read the series only once the stream is open (the server has registered it): a candle changed between the
+  // snapshot and the registration would otherwise be in neither, a gap seen while a backfill streams in.
+  await new Promise((resolve) => events.addEventListener('open', resolve, { once: true }));
+  if (generation !== state.generation) return;
 
   const response = await fetch(`/api/candles?${query}`);
   if (generation !== state.generation) return;

@@ -58,6 +58,11 @@ export interface PipelineConfig {
   port: number;
   /** `KANDLE_HOST`, default `127.0.0.1` (loopback only). */
   host: string;
+  /**
+   * `KANDLE_HISTORY`, default `6h` (`0` turns it off): how much past the synthetic and replay sources backfill on
+   * start, through Kafka, before going live. Milliseconds. The Bitfinex source ignores it (no REST backfill yet).
+   */
+  historyMs: number;
   /** `INFLUX_HOST` + `INFLUX_TOKEN` + `INFLUX_DATABASE`; undefined when `INFLUX_HOST` is unset. */
   influx: InfluxConfig | undefined;
 }
@@ -75,6 +80,7 @@ export const CONFIG_DEFAULTS = {
   KANDLE_ASSIGNMENT: 'range',
   KANDLE_PORT: '8080',
   KANDLE_HOST: '127.0.0.1',
+  KANDLE_HISTORY: '6h',
   INFLUX_DATABASE: 'kandle',
 } as const;
 
@@ -176,6 +182,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (!/^\d+$/.test(portText) || port > 65_535) problems.push(`KANDLE_PORT=${portText} must be an integer 0-65535`);
   const host = readOr('KANDLE_HOST');
 
+  const historyText = readOr('KANDLE_HISTORY');
+  const historyMs = parseDuration(historyText);
+  if (historyMs === undefined)
+    problems.push(`KANDLE_HISTORY=${historyText} must be 0 or a duration like 90m, 6h, 2d (s, m, h, d)`);
+
   let influx: InfluxConfig | undefined;
   const influxHost = read('INFLUX_HOST');
   const influxToken = read('INFLUX_TOKEN');
@@ -202,8 +213,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     assignment,
     port,
     host,
+    historyMs: historyMs ?? 0,
     influx,
   };
+}
+
+const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `0`, or a whole number with one unit (`90m`, `6h`, `2d`), in ms; undefined when malformed. */
+function parseDuration(text: string): number | undefined {
+  if (text === '0') return 0;
+  const match = /^(\d+)([smhd])$/.exec(text);
+  return match ? Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS] : undefined;
 }
 
 function list(text: string): string[] {

@@ -36,6 +36,14 @@ export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | '
   minInsyncReplicas?: number;
   /** Synthetic events per second at speed 1. Default 20. */
   baseRatePerSecond?: number;
+  /**
+   * Density of the synthetic source's backfilled history (`historyMs`), events per second of event time. Sparser
+   * than live so that hours of it pass through Kafka in seconds; 2/s still gives every 1m candle of 8 symbols about
+   * a dozen trades. Default 2.
+   */
+  historyRatePerSecond?: number;
+  /** Records the producer may have awaiting delivery before the backfill waits for them. Default 20 000. */
+  maxInFlight?: number;
   /** How often the page's Kafka view refreshes. Default 2000 ms. */
   kafkaRefreshMs?: number;
   /** Default `console.log`. */
@@ -67,8 +75,12 @@ export interface RunningPipeline {
 
 /** Members of the group in one process, as in the seed (Python_1, Python_2). */
 const GROUP_MEMBERS = 2;
-/** Ten minutes of generated market at 20 events/s: the offline replay when no recording is given. */
-const GENERATED_RECORDING_EVENTS = 12_000;
+/**
+ * Forty minutes of generated market at 5 events/s: the offline replay when no recording is given. Sparser than the
+ * synthetic source's 20/s so that the 6 h of the default KANDLE_HISTORY (about 108 000 records) reach the page in
+ * seconds; 5/s still gives every 1m candle of 8 symbols a couple dozen trades.
+ */
+const GENERATED_RECORDING = { count: 12_000, ratePerSecond: 5 } as const;
 
 /**
  * Starts the whole main job: ensures the topics (2 partitions, RF 3, min ISR 2 by default), produces the chosen
@@ -207,11 +219,12 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     });
     started.server = server;
 
-    const source = createSource(options);
-    started.source = source;
     const reportSendFailure = throttled(warn, 10_000);
+    const inFlight = createInFlightGate(options.maxInFlight ?? 20_000);
+    const source = createSource(options, inFlight.whenBelowLimit);
+    started.source = source;
     source.onEvent((event) => {
-      producer.send(event).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
+      inFlight.track(producer.send(event)).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
     });
     source.onError(
       throttled(
@@ -263,23 +276,55 @@ export async function whenTopicsVisible<T>(create: () => Promise<T>, timeoutMs =
   }
 }
 
-/** The market feed `options.source` names. */
-function createSource(options: PipelineOptions): MarketSource {
+/**
+ * Counts the producer's records awaiting delivery, so the backfill (which emits as fast as it can) waits for the
+ * brokers instead of overflowing librdkafka's queue (a full queue fails sends: lost history).
+ */
+function createInFlightGate(limit: number): {
+  track<T>(send: Promise<T>): Promise<T>;
+  whenBelowLimit(): Promise<void> | undefined;
+} {
+  let count = 0;
+  let waiters: Array<() => void> = [];
+  const settled = (): void => {
+    count--;
+    if (count < limit / 2 && waiters.length > 0) {
+      for (const wake of waiters) wake();
+      waiters = [];
+    }
+  };
+  return {
+    track(send) {
+      count++;
+      send.then(settled, settled);
+      return send;
+    },
+    // Waits down to half the limit, so the backfill resumes with room for a whole batch.
+    whenBelowLimit: () => (count < limit ? undefined : new Promise<void>((resolve) => waiters.push(resolve))),
+  };
+}
+
+/** The market feed `options.source` names; `pause` is the backfill's backpressure. */
+function createSource(options: PipelineOptions, pause: () => Promise<void> | undefined): MarketSource {
+  const history = { durationMs: options.historyMs, pause };
   switch (options.source) {
     case 'synthetic':
       return createSyntheticSource({
         symbols: options.symbols,
         ratePerSecond: (options.baseRatePerSecond ?? 20) * (options.speed === 'max' ? 1 : options.speed),
+        history: { ...history, ratePerSecond: options.historyRatePerSecond ?? 2 },
       });
     case 'replay':
       return createReplaySource({
         events: options.replayFile
           ? loadRecording(options.replayFile)
-          : generateSyntheticEvents({ count: GENERATED_RECORDING_EVENTS, symbols: options.symbols, seed: 42 }),
+          : generateSyntheticEvents({ ...GENERATED_RECORDING, symbols: options.symbols, seed: 42 }),
         speed: options.speed,
         loop: true,
         rebase: true,
+        history,
       });
+    // No REST backfill for Bitfinex yet: KANDLE_HISTORY does not apply to it.
     case 'bitfinex':
       return createBitfinexWsSource({
         symbols: options.symbols,

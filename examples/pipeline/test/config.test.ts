@@ -39,8 +39,19 @@ describe('loadConfig', () => {
       assignment: 'range',
       port: 8080,
       host: '127.0.0.1',
+      historyMs: 6 * 3_600_000,
       influx: undefined,
     });
+  });
+
+  it.each([
+    ['0', 0],
+    ['90m', 90 * 60_000],
+    ['6h', 6 * 3_600_000],
+    ['2d', 2 * 86_400_000],
+    ['45s', 45_000],
+  ])('reads KANDLE_HISTORY=%s', (text, ms) => {
+    expect(loadConfig({ KANDLE_HISTORY: text }).historyMs).toBe(ms);
   });
 
   it('reads every variable, trimming spaces around list items', () => {
@@ -121,6 +132,9 @@ describe('loadConfig', () => {
     [{ KANDLE_SOURCE: 'bitfinex', KANDLE_BITFINEX_URL: 'http://x' }, /must be a ws:\/\/ or wss:\/\/ URL/],
     [{ INFLUX_HOST: '127.0.0.1:8181', INFLUX_TOKEN: 't' }, /INFLUX_HOST=127.0.0.1:8181 must be an http\(s\):\/\/ URL/],
     [{ INFLUX_HOST: 'http://127.0.0.1:8181' }, /INFLUX_TOKEN is required with INFLUX_HOST/],
+    [{ KANDLE_HISTORY: '6' }, /KANDLE_HISTORY=6 must be 0 or a duration like 90m/],
+    [{ KANDLE_HISTORY: '1.5h' }, /KANDLE_HISTORY=1.5h/],
+    [{ KANDLE_HISTORY: '-1h' }, /KANDLE_HISTORY=-1h/],
   ])('rejects %o', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
