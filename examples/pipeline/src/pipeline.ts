@@ -22,6 +22,7 @@ import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
 import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
 import { createKafkaViewer } from './kafka-view';
+import { createPipelineMetrics, type PipelineMetrics } from './metrics';
 import { type PageServer, startPageServer } from './server';
 
 /** Options of {@link startPipeline}: the configuration with the Kafka stack resolved, plus tuning knobs. */
@@ -65,6 +66,8 @@ export interface RunningPipeline {
   store: CandleStore;
   /** Present when INFLUX_HOST is configured. */
   sink: InfluxSink | undefined;
+  /** What `GET /metrics` serves. */
+  metrics: PipelineMetrics;
   server: PageServer;
   /**
    * Stops in data-flow order: source, producer (flush), consumers (drain the batch in flight, commit),
@@ -144,6 +147,11 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     const sink = options.influx ? createInfluxSink({ ...options.influx }) : undefined;
     started.sink = sink;
     const registry = connectSchemaRegistry({ url: options.schemaRegistryUrl });
+    const metrics = createPipelineMetrics({
+      producer: () => started.producer,
+      consumers: () => started.consumers,
+      sink,
+    });
 
     // The acknowledgement: the consumer commits a batch's offsets only after this resolves.
     const onCandles = async (updates: CandleUpdate[]): Promise<void> => {
@@ -176,6 +184,9 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
               `${options.groupId}-${member} ${event.type} ${formatPartitions(event.partitions)}; owns ${formatPartitions(event.owned)}`,
             ),
           onWarning: (e: KandleError) => warn(`${options.groupId}-${member}: ${e.message}`),
+          // Lag per partition only comes with librdkafka's statistics; /metrics shows the latest.
+          statisticsIntervalMs: 1000,
+          onMetrics: (m) => metrics.consumerStats(`${options.groupId}-${member}`, m),
         }),
       );
       started.consumers.push(consumer);
@@ -214,13 +225,14 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         feed: options.source,
       },
       kafkaView: viewer.snapshot,
+      metrics,
       ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
       warn,
     });
     started.server = server;
 
     const reportSendFailure = throttled(warn, 10_000);
-    const inFlight = createInFlightGate(options.maxInFlight ?? 20_000);
+    const inFlight = createInFlightGate(options.maxInFlight ?? 20_000, metrics.observeDelivery);
     const source = createSource(options, inFlight.whenBelowLimit);
     started.source = source;
     source.onEvent((event) => {
@@ -243,6 +255,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       admin,
       store,
       sink,
+      metrics,
       server,
       stop: stopOnce,
     };
@@ -277,16 +290,20 @@ export async function whenTopicsVisible<T>(create: () => Promise<T>, timeoutMs =
 }
 
 /**
- * Counts the producer's records awaiting delivery, so the backfill (which emits as fast as it can) waits for the
+ * Counts the producer's records awaiting delivery (and times each delivery for /metrics), so the backfill (which emits as fast as it can) waits for the
  * brokers instead of overflowing librdkafka's queue (a full queue fails sends: lost history).
  */
-function createInFlightGate(limit: number): {
+function createInFlightGate(
+  limit: number,
+  observe: (seconds: number) => void,
+): {
   track<T>(send: Promise<T>): Promise<T>;
   whenBelowLimit(): Promise<void> | undefined;
 } {
   let count = 0;
   let waiters: Array<() => void> = [];
-  const settled = (): void => {
+  const settled = (startedAt: number): void => {
+    observe((performance.now() - startedAt) / 1000);
     count--;
     if (count < limit / 2 && waiters.length > 0) {
       for (const wake of waiters) wake();
@@ -296,7 +313,9 @@ function createInFlightGate(limit: number): {
   return {
     track(send) {
       count++;
-      send.then(settled, settled);
+      const startedAt = performance.now();
+      const done = () => settled(startedAt);
+      send.then(done, done);
       return send;
     },
     // Waits down to half the limit, so the backfill resumes with room for a whole batch.

@@ -31,6 +31,8 @@ export interface PageServerOptions {
   info: PageInfo;
   /** Takes a fresh Kafka view (rejects when the cluster cannot answer). */
   kafkaView: () => Promise<KafkaView>;
+  /** Served as `GET /metrics` (Prometheus text). Default: no `/metrics` (404). */
+  metrics?: { contentType: string; render(): Promise<string> };
   /** How often `/events` pushes a Kafka view. Default 2000 ms. */
   kafkaRefreshMs?: number;
   /** Default `console.warn`. */
@@ -77,6 +79,7 @@ interface EventClient {
  * - `GET /api/config`: symbols, intervals, sources, group and topics.
  * - `GET /api/candles?symbol=&interval=&source=`: the kept candles of one series, oldest first.
  * - `GET /api/kafka`: a {@link KafkaView}.
+ * - `GET /metrics`: Prometheus text exposition, when `metrics` is given.
  * - `GET /events?symbol=&interval=&source=`: server-sent events `candles` (changed candles of that series) and
  *   `kafka` (a Kafka view every `kafkaRefreshMs`).
  *
@@ -155,6 +158,12 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     '/api/kafka': async (_url, _request, response) => {
       const fresh = latestView && Date.now() - latestView.at < refreshMs ? latestView : await refreshView();
       json(response, 200, fresh);
+    },
+    '/metrics': async (_url, _request, response) => {
+      if (!options.metrics) return json(response, 404, { error: 'not found' });
+      const body = await options.metrics.render();
+      response.writeHead(200, { 'content-type': options.metrics.contentType, 'cache-control': 'no-store' });
+      response.end(body);
     },
     '/events': async (url, request, response) => {
       const client: EventClient = {
