@@ -26,6 +26,10 @@ export interface InfluxConfig {
   host: string;
   token: string;
   database: string;
+  /** `KANDLE_INFLUX_TICKERS`, default true: also copy every ticker to the `tickers` measurement. */
+  tickers: boolean;
+  /** `KANDLE_INFLUX_TRADES`, default true: also copy every trade to the `trades` measurement. */
+  trades: boolean;
 }
 
 /** Everything the main job reads from the environment, with defaults applied. */
@@ -81,12 +85,15 @@ export const CONFIG_DEFAULTS = {
   KANDLE_PORT: '8080',
   KANDLE_HOST: '127.0.0.1',
   KANDLE_HISTORY: '6h',
+  KANDLE_INFLUX_TICKERS: 'true',
+  KANDLE_INFLUX_TRADES: 'true',
   INFLUX_DATABASE: 'kandle',
 } as const;
 
 const STACK_MODES: readonly StackMode[] = ['auto', 'jvm', 'compose'];
 const SOURCES: readonly SourceKind[] = ['synthetic', 'replay', 'bitfinex'];
 const ASSIGNMENTS: readonly NativeAssignment[] = ['range', 'roundrobin', 'cooperative-sticky'];
+const BOOLEANS = ['true', 'false'] as const;
 const TRADING_SYMBOL = /^t[A-Z0-9:]+$/;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -187,6 +194,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (historyMs === undefined)
     problems.push(`KANDLE_HISTORY=${historyText} must be 0 or a duration like 90m, 6h, 2d (s, m, h, d)`);
 
+  // Read (and checked) even without INFLUX_HOST, so a copied .env.example never fails and a typo is still caught.
+  const writeTickers = oneOf('KANDLE_INFLUX_TICKERS', BOOLEANS) === 'true';
+  const writeTrades = oneOf('KANDLE_INFLUX_TRADES', BOOLEANS) === 'true';
+
   let influx: InfluxConfig | undefined;
   const influxHost = read('INFLUX_HOST');
   const influxToken = read('INFLUX_TOKEN');
@@ -194,7 +205,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     if (!/^https?:\/\/\S+$/.test(influxHost)) problems.push(`INFLUX_HOST=${influxHost} must be an http(s):// URL`);
     // Never echo the token: only say whether it is there.
     if (!influxToken) problems.push('INFLUX_TOKEN is required with INFLUX_HOST (any value for a server without auth)');
-    influx = { host: influxHost, token: influxToken ?? '', database: readOr('INFLUX_DATABASE') };
+    influx = {
+      host: influxHost,
+      token: influxToken ?? '',
+      database: readOr('INFLUX_DATABASE'),
+      tickers: writeTickers,
+      trades: writeTrades,
+    };
   }
 
   if (problems.length > 0) throw new ConfigError(`invalid environment:\n  - ${problems.join('\n  - ')}`, { problems });

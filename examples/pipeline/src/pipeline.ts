@@ -23,6 +23,7 @@ import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
 import { createKafkaViewer } from './kafka-view';
 import { createPipelineMetrics, type PipelineMetrics } from './metrics';
+import { type RawWriter, startRawWriter } from './raw-writer';
 import { type PageServer, startPageServer } from './server';
 
 /** Options of {@link startPipeline}: the configuration with the Kafka stack resolved, plus tuning knobs. */
@@ -66,6 +67,8 @@ export interface RunningPipeline {
   store: CandleStore;
   /** Present when INFLUX_HOST is configured. */
   sink: InfluxSink | undefined;
+  /** Copies raw tickers and trades to InfluxDB; present with INFLUX_HOST unless both kinds are turned off. */
+  rawWriter: RawWriter | undefined;
   /** What `GET /metrics` serves. */
   metrics: PipelineMetrics;
   server: PageServer;
@@ -118,10 +121,11 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         problems.push(e);
       }
     };
-    const { source, producer, consumers, sink, server, admin } = started;
+    const { source, producer, consumers, rawWriter, sink, server, admin } = started;
     await attempt(source && (() => source.stop()));
     await attempt(producer && (() => producer.close()));
     await Promise.all(consumers.map((c) => attempt(() => c.close())));
+    await attempt(rawWriter && (() => rawWriter.close()));
     await attempt(sink && (() => sink.close()));
     await attempt(server && (() => server.close()));
     await attempt(admin && (() => admin.close()));
@@ -144,7 +148,10 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     }
 
     const store = createCandleStore();
-    const sink = options.influx ? createInfluxSink({ ...options.influx }) : undefined;
+    const influx = options.influx;
+    const sink = influx
+      ? createInfluxSink({ host: influx.host, token: influx.token, database: influx.database })
+      : undefined;
     started.sink = sink;
     const registry = connectSchemaRegistry({ url: options.schemaRegistryUrl });
     const metrics = createPipelineMetrics({
@@ -204,6 +211,21 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     );
     started.producer = producer;
 
+    // Tickers and trades as they are on Kafka, for the dashboard panels that read them (the seed's DATE_BIN query).
+    if (sink && influx && (influx.tickers || influx.trades)) {
+      started.rawWriter = await startRawWriter({
+        brokers: options.kafkaBrokers,
+        registry,
+        sink,
+        groupId: `${options.groupId}-influx-raw`,
+        topics: {
+          tickers: influx.tickers ? options.topics.tickers : null,
+          trades: influx.trades ? options.topics.trades : null,
+        },
+        warn,
+      });
+    }
+
     const viewer = createKafkaViewer({
       admin,
       groupId: options.groupId,
@@ -255,6 +277,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       admin,
       store,
       sink,
+      rawWriter: started.rawWriter,
       metrics,
       server,
       stop: stopOnce,
