@@ -22,6 +22,7 @@ import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
 import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
 import { createKafkaViewer } from './kafka-view';
+import { createMessageBrowser } from './message-browser';
 import { createPipelineMetrics, type PipelineMetrics } from './metrics';
 import { type RawWriter, startRawWriter } from './raw-writer';
 import { type PageServer, startPageServer } from './server';
@@ -247,6 +248,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         feed: options.source,
       },
       kafkaView: viewer.snapshot,
+      messages: createMessageBrowser({ brokers: options.kafkaBrokers, registry, topics: options.topics }),
       metrics,
       ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
       warn,
