@@ -1,4 +1,5 @@
 // Tests of the history backfill (KANDLE_HISTORY): the page shows hours of candles soon after it appears, via Kafka.
+import { fileURLToPath } from 'node:url';
 import { type Candle, createKafkaAdmin, type KafkaAdmin } from '@kandle/core';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -99,6 +100,13 @@ describe('KANDLE_HISTORY backfill', () => {
     const consumed = pipeline.consumers.reduce((sum, c) => sum + c.stats().trades, 0);
     expect(consumed).toBeGreaterThan(60 * 8);
     expect(errors).toEqual([]);
+    if (process.env.KANDLE_SCREENSHOT === '1') {
+      // For the README: the whole six hours drawn.
+      await page.waitForFunction(() => (window as unknown as KandlePage).kandle.bars().length >= 360, undefined, {
+        timeout: 120_000,
+      });
+      await page.screenshot({ path: fileURLToPath(new URL('../../../docs/live-page-history.png', import.meta.url)) });
+    }
     await page.close();
   });
 

@@ -1,4 +1,5 @@
 // Tests of the page's message browser: records this test produced, paged by offset and decoded, in headless Chromium.
+import { fileURLToPath } from 'node:url';
 import { KafkaJS } from '@confluentinc/kafka-javascript';
 import {
   createCryptoProducer,
@@ -157,6 +158,10 @@ describe('the message browser of the live page', () => {
     expect(poison.cells[4]).toBe('origin=messages-test');
     expect(poison.cells[5]).toBe('—');
     expect(poison.cells[6]).toMatch(/^poison \(not-avro\): .*"not avro at all"$/);
+    if (process.env.KANDLE_SCREENSHOT === '1')
+      await page
+        .locator('#messages')
+        .screenshot({ path: fileURLToPath(new URL('../../../docs/message-browser.png', import.meta.url)) });
   });
 
   it('switches to the tickers topic (decoded with the ticker schema) and reports bad requests', async () => {
