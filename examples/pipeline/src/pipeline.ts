@@ -15,6 +15,7 @@ import {
   type KandleError,
   loadRecording,
   type MarketSource,
+  type SchemaRegistryHandle,
   SinkWriteError,
   UnknownTopicError,
 } from '@kandle/core';
@@ -176,25 +177,24 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     };
 
     for (let member = 1; member <= GROUP_MEMBERS; member++) {
+      const clientId = `${options.groupId}-${member}`;
       const consumer = await whenTopicsVisible(() =>
         createCandleConsumer({
           connection,
           registry,
           groupId: options.groupId,
-          clientId: `${options.groupId}-${member}`,
+          clientId,
           topics: options.topics,
           assignment: options.assignment,
           from: 'earliest',
           intervals: options.intervals,
           onCandles,
-          onRebalance: (event) =>
-            log(
-              `${options.groupId}-${member} ${event.type} ${formatPartitions(event.partitions)}; owns ${formatPartitions(event.owned)}`,
-            ),
-          onWarning: (e: KandleError) => warn(`${options.groupId}-${member}: ${e.message}`),
+          onRebalance: (e) =>
+            log(`${clientId} ${e.type} ${formatPartitions(e.partitions)}; owns ${formatPartitions(e.owned)}`),
+          onWarning: (e: KandleError) => warn(`${clientId}: ${e.message}`),
           // Lag per partition only comes with librdkafka's statistics; /metrics shows the latest.
           statisticsIntervalMs: 1000,
-          onMetrics: (m) => metrics.consumerStats(`${options.groupId}-${member}`, m),
+          onMetrics: (m) => metrics.consumerStats(clientId, m),
         }),
       );
       started.consumers.push(consumer);
@@ -212,20 +212,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     );
     started.producer = producer;
 
-    // Tickers and trades as they are on Kafka, for the dashboard panels that read them (the seed's DATE_BIN query).
-    if (sink && influx && (influx.tickers || influx.trades)) {
-      started.rawWriter = await startRawWriter({
-        brokers: options.kafkaBrokers,
-        registry,
-        sink,
-        groupId: `${options.groupId}-influx-raw`,
-        topics: {
-          tickers: influx.tickers ? options.topics.tickers : null,
-          trades: influx.trades ? options.topics.trades : null,
-        },
-        warn,
-      });
-    }
+    started.rawWriter = sink ? await startRawCopy(options, sink, registry, warn) : undefined;
 
     const viewer = createKafkaViewer({
       admin,
@@ -255,20 +242,8 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     });
     started.server = server;
 
-    const reportSendFailure = throttled(warn, 10_000);
-    const inFlight = createInFlightGate(options.maxInFlight ?? 20_000, metrics.observeDelivery);
-    const source = createSource(options, inFlight.whenBelowLimit);
+    const source = feedProducer(options, producer, metrics, warn);
     started.source = source;
-    source.onEvent((event) => {
-      inFlight.track(producer.send(event)).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
-    });
-    source.onError(
-      throttled(
-        (m) => warn(`${options.source} feed: ${m}`),
-        10_000,
-        (e: Error) => e.message,
-      ),
-    );
     await source.start();
 
     return {
@@ -312,6 +287,54 @@ export async function whenTopicsVisible<T>(create: () => Promise<T>, timeoutMs =
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
+}
+
+/**
+ * Copies the raw tickers and trades on Kafka into InfluxDB, for the dashboard panels that read them (the seed's
+ * DATE_BIN query reads `tickers`); undefined when KANDLE_INFLUX_TICKERS and KANDLE_INFLUX_TRADES are both off.
+ */
+async function startRawCopy(
+  options: PipelineOptions,
+  sink: InfluxSink,
+  registry: SchemaRegistryHandle,
+  warn: (message: string) => void,
+): Promise<RawWriter | undefined> {
+  const influx = options.influx;
+  if (!influx || (!influx.tickers && !influx.trades)) return undefined;
+  return startRawWriter({
+    brokers: options.kafkaBrokers,
+    registry,
+    sink,
+    groupId: `${options.groupId}-influx-raw`,
+    topics: {
+      tickers: influx.tickers ? options.topics.tickers : null,
+      trades: influx.trades ? options.topics.trades : null,
+    },
+    warn,
+  });
+}
+
+/** Creates the configured source (not started) and sends every event it emits through `producer`. */
+function feedProducer(
+  options: PipelineOptions,
+  producer: CryptoProducer,
+  metrics: PipelineMetrics,
+  warn: (message: string) => void,
+): MarketSource {
+  const reportSendFailure = throttled(warn, 10_000);
+  const inFlight = createInFlightGate(options.maxInFlight ?? 20_000, metrics.observeDelivery);
+  const source = createSource(options, inFlight.whenBelowLimit);
+  source.onEvent((event) => {
+    inFlight.track(producer.send(event)).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
+  });
+  source.onError(
+    throttled(
+      (m) => warn(`${options.source} feed: ${m}`),
+      10_000,
+      (e: Error) => e.message,
+    ),
+  );
+  return source;
 }
 
 /**
