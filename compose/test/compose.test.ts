@@ -279,6 +279,7 @@ const checkImages: Check = (file) => {
     'kafka-ui': /^(kafbat\/kafka-ui|provectuslabs\/kafka-ui):v?\d+\.\d+\.\d+$/,
     influxdb: /^influxdb:3(\.\d+)*-core$/,
     grafana: /^grafana\/grafana:\d+\.\d+\.\d+$/,
+    prometheus: /^prom\/prometheus:v\d+\.\d+\.\d+$/,
   };
   for (const [name, pattern] of Object.entries(want)) {
     const image = file.services[name]?.image;
@@ -312,7 +313,17 @@ function readEnvExample(): Record<string, string> {
 describe('compose/docker-compose.yml', () => {
   it('parses and defines the whole stack', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['grafana', 'influxdb', 'influxdb-init', 'kafka-1', 'kafka-2', 'kafka-3', 'kafka-ui', 'schema-registry'].sort(),
+      [
+        'grafana',
+        'influxdb',
+        'influxdb-init',
+        'kafka-1',
+        'kafka-2',
+        'kafka-3',
+        'kafka-ui',
+        'prometheus',
+        'schema-registry',
+      ].sort(),
     );
   });
 

@@ -11,6 +11,10 @@ const state = {
   loaded: false,
   events: null,
   kafka: null,
+  messages: null,
+  messageGeneration: 0,
+  /** The user typed in the offset field since the last page request. */
+  offsetTyped: false,
 };
 
 const chart = LightweightCharts.createChart($('chart'), {
@@ -109,6 +113,10 @@ async function load() {
   });
   events.addEventListener('kafka', (e) => renderKafka(JSON.parse(e.data)));
   events.addEventListener('kafka-error', (e) => showKafkaError(JSON.parse(e.data).message));
+  // Read the series only once the stream is open (the server has registered it): a candle changed between the
+  // snapshot and the registration would otherwise be in neither, a gap seen while a backfill streams in.
+  await new Promise((resolve) => events.addEventListener('open', resolve, { once: true }));
+  if (generation !== state.generation) return;
 
   const response = await fetch(`/api/candles?${query}`);
   if (generation !== state.generation) return;
@@ -258,7 +266,82 @@ async function start() {
     history.replaceState(null, '', `?${new URLSearchParams(state.selection)}`);
     void load();
   });
+  startMessageBrowser();
   await load();
+}
+
+// ---- Message browser
+
+/** Loads one page of records (`offset` undefined: the newest) and shows it. */
+async function loadMessages(offset) {
+  const topic = $('msg-topic').value;
+  const partition = $('msg-partition').value || '0';
+  const query = new URLSearchParams({ topic, partition, limit: '20' });
+  if (offset !== undefined && offset !== '') query.set('offset', String(offset));
+  state.messages = null;
+  // Only the latest request's answer is shown: an earlier one (e.g. the first "newest" page) may arrive after it.
+  const generation = ++state.messageGeneration;
+  state.offsetTyped = false;
+  const response = await fetch(`/api/messages?${query}`);
+  const body = await response.json();
+  if (generation !== state.messageGeneration) return;
+  if (!response.ok) {
+    $('msg-error').hidden = false;
+    $('msg-error').textContent = body.error;
+    state.messages = { error: body.error };
+    return;
+  }
+  $('msg-error').hidden = true;
+  // Show where the page starts, unless the user typed an offset meanwhile (it is about to be asked for; comparing
+  // values would miss a typed offset equal to the one shown before).
+  if (!state.offsetTyped) $('msg-offset').value = String(body.offset);
+  $('msg-range').textContent =
+    `offsets ${number(body.low)} – ${number(Math.max(body.low, body.high - 1))} in ${topic}[${partition}]`;
+  $('msg-table').tBodies[0].replaceChildren(...body.records.map(messageRow));
+  state.messages = body;
+}
+
+function messageRow(record) {
+  const headers = Object.entries(record.headers)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const value = record.poison
+    ? `poison (${record.poison.reason}): ${record.poison.message} · "${record.poison.preview}"`
+    : JSON.stringify(record.value);
+  return h(
+    'tr',
+    { 'data-offset': record.offset, 'data-partition': record.partition, 'data-poison': String(!!record.poison) },
+    h('td', { class: 'num' }, String(record.offset)),
+    h('td', { class: 'num' }, String(record.partition)),
+    h(
+      'td',
+      {},
+      record.timestamp === null ? '' : new Date(record.timestamp).toISOString().replace('T', ' ').slice(0, 23),
+    ),
+    h('td', {}, record.key ?? ''),
+    h('td', {}, headers),
+    h('td', { class: 'num' }, record.schemaId === null ? '—' : String(record.schemaId)),
+    h('td', {}, value),
+  );
+}
+
+function startMessageBrowser() {
+  const topics = [state.config.topics.trades, state.config.topics.tickers];
+  $('msg-topic').replaceChildren(...topics.map((t) => h('option', { value: t }, t)));
+  const page = () => state.messages ?? { offset: 0, high: 0 };
+  $('message-picker').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void loadMessages($('msg-offset').value);
+  });
+  $('msg-offset').addEventListener('input', () => {
+    state.offsetTyped = true;
+  });
+  $('msg-older').addEventListener('click', () => void loadMessages(Math.max(0, page().offset - 20)));
+  $('msg-newer').addEventListener('click', () => void loadMessages(page().offset + 20));
+  $('msg-newest').addEventListener('click', () => void loadMessages(undefined));
+  $('msg-topic').addEventListener('change', () => void loadMessages(undefined));
+  $('msg-partition').addEventListener('change', () => void loadMessages(undefined));
+  void loadMessages(undefined);
 }
 
 /** For tests and the curious: what the chart draws right now. */
@@ -273,6 +356,8 @@ window.kandle = {
   /** True once the selected series is loaded and followed. */
   ready: () => state.loaded,
   kafkaView: () => state.kafka,
+  /** The message page shown (`{ topic, partition, low, high, offset, records }`), or null while loading. */
+  messages: () => state.messages ?? null,
 };
 
 void start();

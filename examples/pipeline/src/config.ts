@@ -26,6 +26,10 @@ export interface InfluxConfig {
   host: string;
   token: string;
   database: string;
+  /** `KANDLE_INFLUX_TICKERS`, default true: also copy every ticker to the `tickers` measurement. */
+  tickers: boolean;
+  /** `KANDLE_INFLUX_TRADES`, default true: also copy every trade to the `trades` measurement. */
+  trades: boolean;
 }
 
 /** Everything the main job reads from the environment, with defaults applied. */
@@ -58,6 +62,11 @@ export interface PipelineConfig {
   port: number;
   /** `KANDLE_HOST`, default `127.0.0.1` (loopback only). */
   host: string;
+  /**
+   * `KANDLE_HISTORY`, default `6h` (`0` turns it off): how much past the synthetic and replay sources backfill on
+   * start, through Kafka, before going live. Milliseconds. The Bitfinex source ignores it (no REST backfill yet).
+   */
+  historyMs: number;
   /** `INFLUX_HOST` + `INFLUX_TOKEN` + `INFLUX_DATABASE`; undefined when `INFLUX_HOST` is unset. */
   influx: InfluxConfig | undefined;
 }
@@ -75,12 +84,16 @@ export const CONFIG_DEFAULTS = {
   KANDLE_ASSIGNMENT: 'range',
   KANDLE_PORT: '8080',
   KANDLE_HOST: '127.0.0.1',
+  KANDLE_HISTORY: '6h',
+  KANDLE_INFLUX_TICKERS: 'true',
+  KANDLE_INFLUX_TRADES: 'true',
   INFLUX_DATABASE: 'kandle',
 } as const;
 
 const STACK_MODES: readonly StackMode[] = ['auto', 'jvm', 'compose'];
 const SOURCES: readonly SourceKind[] = ['synthetic', 'replay', 'bitfinex'];
 const ASSIGNMENTS: readonly NativeAssignment[] = ['range', 'roundrobin', 'cooperative-sticky'];
+const BOOLEANS = ['true', 'false'] as const;
 const TRADING_SYMBOL = /^t[A-Z0-9:]+$/;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -176,6 +189,15 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (!/^\d+$/.test(portText) || port > 65_535) problems.push(`KANDLE_PORT=${portText} must be an integer 0-65535`);
   const host = readOr('KANDLE_HOST');
 
+  const historyText = readOr('KANDLE_HISTORY');
+  const historyMs = parseDuration(historyText);
+  if (historyMs === undefined)
+    problems.push(`KANDLE_HISTORY=${historyText} must be 0 or a duration like 90m, 6h, 2d (s, m, h, d)`);
+
+  // Read (and checked) even without INFLUX_HOST, so a copied .env.example never fails and a typo is still caught.
+  const writeTickers = oneOf('KANDLE_INFLUX_TICKERS', BOOLEANS) === 'true';
+  const writeTrades = oneOf('KANDLE_INFLUX_TRADES', BOOLEANS) === 'true';
+
   let influx: InfluxConfig | undefined;
   const influxHost = read('INFLUX_HOST');
   const influxToken = read('INFLUX_TOKEN');
@@ -183,7 +205,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     if (!/^https?:\/\/\S+$/.test(influxHost)) problems.push(`INFLUX_HOST=${influxHost} must be an http(s):// URL`);
     // Never echo the token: only say whether it is there.
     if (!influxToken) problems.push('INFLUX_TOKEN is required with INFLUX_HOST (any value for a server without auth)');
-    influx = { host: influxHost, token: influxToken ?? '', database: readOr('INFLUX_DATABASE') };
+    influx = {
+      host: influxHost,
+      token: influxToken ?? '',
+      database: readOr('INFLUX_DATABASE'),
+      tickers: writeTickers,
+      trades: writeTrades,
+    };
   }
 
   if (problems.length > 0) throw new ConfigError(`invalid environment:\n  - ${problems.join('\n  - ')}`, { problems });
@@ -202,8 +230,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     assignment,
     port,
     host,
+    historyMs: historyMs ?? 0,
     influx,
   };
+}
+
+const DURATION_UNITS_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `0`, or a whole number with one unit (`90m`, `6h`, `2d`), in ms; undefined when malformed. */
+function parseDuration(text: string): number | undefined {
+  if (text === '0') return 0;
+  const match = /^(\d+)([smhd])$/.exec(text);
+  return match ? Number(match[1]) * DURATION_UNITS_MS[match[2] as keyof typeof DURATION_UNITS_MS] : undefined;
 }
 
 function list(text: string): string[] {

@@ -15,6 +15,7 @@ import {
   type KandleError,
   loadRecording,
   type MarketSource,
+  type SchemaRegistryHandle,
   SinkWriteError,
   UnknownTopicError,
 } from '@kandle/core';
@@ -22,6 +23,9 @@ import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
 import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
 import { createKafkaViewer } from './kafka-view';
+import { createMessageBrowser } from './message-browser';
+import { createPipelineMetrics, type PipelineMetrics } from './metrics';
+import { type RawWriter, startRawWriter } from './raw-writer';
 import { type PageServer, startPageServer } from './server';
 
 /** Options of {@link startPipeline}: the configuration with the Kafka stack resolved, plus tuning knobs. */
@@ -36,6 +40,14 @@ export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | '
   minInsyncReplicas?: number;
   /** Synthetic events per second at speed 1. Default 20. */
   baseRatePerSecond?: number;
+  /**
+   * Density of the synthetic source's backfilled history (`historyMs`), events per second of event time. Sparser
+   * than live so that hours of it pass through Kafka in seconds; 2/s still gives every 1m candle of 8 symbols about
+   * a dozen trades. Default 2.
+   */
+  historyRatePerSecond?: number;
+  /** Records the producer may have awaiting delivery before the backfill waits for them. Default 20 000. */
+  maxInFlight?: number;
   /** How often the page's Kafka view refreshes. Default 2000 ms. */
   kafkaRefreshMs?: number;
   /** Default `console.log`. */
@@ -57,6 +69,10 @@ export interface RunningPipeline {
   store: CandleStore;
   /** Present when INFLUX_HOST is configured. */
   sink: InfluxSink | undefined;
+  /** Copies raw tickers and trades to InfluxDB; present with INFLUX_HOST unless both kinds are turned off. */
+  rawWriter: RawWriter | undefined;
+  /** What `GET /metrics` serves. */
+  metrics: PipelineMetrics;
   server: PageServer;
   /**
    * Stops in data-flow order: source, producer (flush), consumers (drain the batch in flight, commit),
@@ -67,8 +83,12 @@ export interface RunningPipeline {
 
 /** Members of the group in one process, as in the seed (Python_1, Python_2). */
 const GROUP_MEMBERS = 2;
-/** Ten minutes of generated market at 20 events/s: the offline replay when no recording is given. */
-const GENERATED_RECORDING_EVENTS = 12_000;
+/**
+ * Forty minutes of generated market at 5 events/s: the offline replay when no recording is given. Sparser than the
+ * synthetic source's 20/s so that the 6 h of the default KANDLE_HISTORY (about 108 000 records) reach the page in
+ * seconds; 5/s still gives every 1m candle of 8 symbols a couple dozen trades.
+ */
+const GENERATED_RECORDING = { count: 12_000, ratePerSecond: 5 } as const;
 
 /**
  * Starts the whole main job: ensures the topics (2 partitions, RF 3, min ISR 2 by default), produces the chosen
@@ -103,10 +123,11 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         problems.push(e);
       }
     };
-    const { source, producer, consumers, sink, server, admin } = started;
+    const { source, producer, consumers, rawWriter, sink, server, admin } = started;
     await attempt(source && (() => source.stop()));
     await attempt(producer && (() => producer.close()));
     await Promise.all(consumers.map((c) => attempt(() => c.close())));
+    await attempt(rawWriter && (() => rawWriter.close()));
     await attempt(sink && (() => sink.close()));
     await attempt(server && (() => server.close()));
     await attempt(admin && (() => admin.close()));
@@ -129,9 +150,17 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     }
 
     const store = createCandleStore();
-    const sink = options.influx ? createInfluxSink({ ...options.influx }) : undefined;
+    const influx = options.influx;
+    const sink = influx
+      ? createInfluxSink({ host: influx.host, token: influx.token, database: influx.database })
+      : undefined;
     started.sink = sink;
     const registry = connectSchemaRegistry({ url: options.schemaRegistryUrl });
+    const metrics = createPipelineMetrics({
+      producer: () => started.producer,
+      consumers: () => started.consumers,
+      sink,
+    });
 
     // The acknowledgement: the consumer commits a batch's offsets only after this resolves.
     const onCandles = async (updates: CandleUpdate[]): Promise<void> => {
@@ -148,22 +177,24 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     };
 
     for (let member = 1; member <= GROUP_MEMBERS; member++) {
+      const clientId = `${options.groupId}-${member}`;
       const consumer = await whenTopicsVisible(() =>
         createCandleConsumer({
           connection,
           registry,
           groupId: options.groupId,
-          clientId: `${options.groupId}-${member}`,
+          clientId,
           topics: options.topics,
           assignment: options.assignment,
           from: 'earliest',
           intervals: options.intervals,
           onCandles,
-          onRebalance: (event) =>
-            log(
-              `${options.groupId}-${member} ${event.type} ${formatPartitions(event.partitions)}; owns ${formatPartitions(event.owned)}`,
-            ),
-          onWarning: (e: KandleError) => warn(`${options.groupId}-${member}: ${e.message}`),
+          onRebalance: (e) =>
+            log(`${clientId} ${e.type} ${formatPartitions(e.partitions)}; owns ${formatPartitions(e.owned)}`),
+          onWarning: (e: KandleError) => warn(`${clientId}: ${e.message}`),
+          // Lag per partition only comes with librdkafka's statistics; /metrics shows the latest.
+          statisticsIntervalMs: 1000,
+          onMetrics: (m) => metrics.consumerStats(clientId, m),
         }),
       );
       started.consumers.push(consumer);
@@ -180,6 +211,8 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       }),
     );
     started.producer = producer;
+
+    started.rawWriter = sink ? await startRawCopy(options, sink, registry, warn) : undefined;
 
     const viewer = createKafkaViewer({
       admin,
@@ -202,24 +235,15 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         feed: options.source,
       },
       kafkaView: viewer.snapshot,
+      messages: createMessageBrowser({ brokers: options.kafkaBrokers, registry, topics: options.topics }),
+      metrics,
       ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
       warn,
     });
     started.server = server;
 
-    const source = createSource(options);
+    const source = feedProducer(options, producer, metrics, warn);
     started.source = source;
-    const reportSendFailure = throttled(warn, 10_000);
-    source.onEvent((event) => {
-      producer.send(event).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
-    });
-    source.onError(
-      throttled(
-        (m) => warn(`${options.source} feed: ${m}`),
-        10_000,
-        (e: Error) => e.message,
-      ),
-    );
     await source.start();
 
     return {
@@ -230,6 +254,8 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       admin,
       store,
       sink,
+      rawWriter: started.rawWriter,
+      metrics,
       server,
       stop: stopOnce,
     };
@@ -263,23 +289,109 @@ export async function whenTopicsVisible<T>(create: () => Promise<T>, timeoutMs =
   }
 }
 
-/** The market feed `options.source` names. */
-function createSource(options: PipelineOptions): MarketSource {
+/**
+ * Copies the raw tickers and trades on Kafka into InfluxDB, for the dashboard panels that read them (the seed's
+ * DATE_BIN query reads `tickers`); undefined when KANDLE_INFLUX_TICKERS and KANDLE_INFLUX_TRADES are both off.
+ */
+async function startRawCopy(
+  options: PipelineOptions,
+  sink: InfluxSink,
+  registry: SchemaRegistryHandle,
+  warn: (message: string) => void,
+): Promise<RawWriter | undefined> {
+  const influx = options.influx;
+  if (!influx || (!influx.tickers && !influx.trades)) return undefined;
+  return startRawWriter({
+    brokers: options.kafkaBrokers,
+    registry,
+    sink,
+    groupId: `${options.groupId}-influx-raw`,
+    topics: {
+      tickers: influx.tickers ? options.topics.tickers : null,
+      trades: influx.trades ? options.topics.trades : null,
+    },
+    warn,
+  });
+}
+
+/** Creates the configured source (not started) and sends every event it emits through `producer`. */
+function feedProducer(
+  options: PipelineOptions,
+  producer: CryptoProducer,
+  metrics: PipelineMetrics,
+  warn: (message: string) => void,
+): MarketSource {
+  const reportSendFailure = throttled(warn, 10_000);
+  const inFlight = createInFlightGate(options.maxInFlight ?? 20_000, metrics.observeDelivery);
+  const source = createSource(options, inFlight.whenBelowLimit);
+  source.onEvent((event) => {
+    inFlight.track(producer.send(event)).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
+  });
+  source.onError(
+    throttled(
+      (m) => warn(`${options.source} feed: ${m}`),
+      10_000,
+      (e: Error) => e.message,
+    ),
+  );
+  return source;
+}
+
+/**
+ * Counts the producer's records awaiting delivery (and times each delivery for /metrics), so the backfill (which emits as fast as it can) waits for the
+ * brokers instead of overflowing librdkafka's queue (a full queue fails sends: lost history).
+ */
+function createInFlightGate(
+  limit: number,
+  observe: (seconds: number) => void,
+): {
+  track<T>(send: Promise<T>): Promise<T>;
+  whenBelowLimit(): Promise<void> | undefined;
+} {
+  let count = 0;
+  let waiters: Array<() => void> = [];
+  const settled = (startedAt: number): void => {
+    observe((performance.now() - startedAt) / 1000);
+    count--;
+    if (count < limit / 2 && waiters.length > 0) {
+      for (const wake of waiters) wake();
+      waiters = [];
+    }
+  };
+  return {
+    track(send) {
+      count++;
+      const startedAt = performance.now();
+      const done = () => settled(startedAt);
+      send.then(done, done);
+      return send;
+    },
+    // Waits down to half the limit, so the backfill resumes with room for a whole batch.
+    whenBelowLimit: () => (count < limit ? undefined : new Promise<void>((resolve) => waiters.push(resolve))),
+  };
+}
+
+/** The market feed `options.source` names; `pause` is the backfill's backpressure. */
+function createSource(options: PipelineOptions, pause: () => Promise<void> | undefined): MarketSource {
+  const history = { durationMs: options.historyMs, pause };
   switch (options.source) {
     case 'synthetic':
       return createSyntheticSource({
         symbols: options.symbols,
         ratePerSecond: (options.baseRatePerSecond ?? 20) * (options.speed === 'max' ? 1 : options.speed),
+        history: { ...history, ratePerSecond: options.historyRatePerSecond ?? 2 },
       });
     case 'replay':
       return createReplaySource({
         events: options.replayFile
           ? loadRecording(options.replayFile)
-          : generateSyntheticEvents({ count: GENERATED_RECORDING_EVENTS, symbols: options.symbols, seed: 42 }),
+          : generateSyntheticEvents({ ...GENERATED_RECORDING, symbols: options.symbols, seed: 42 }),
         speed: options.speed,
         loop: true,
         rebase: true,
+        history,
       });
+    // No REST backfill for Bitfinex yet: KANDLE_HISTORY does not apply to it.
     case 'bitfinex':
       return createBitfinexWsSource({
         symbols: options.symbols,

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { CandleInterval, CandleSource } from '@kandle/core';
 import type { CandleStore } from './candle-store';
 import type { KafkaView } from './kafka-view';
+import { BrowseRequestError, type MessageBrowser } from './message-browser';
 
 /** What `GET /api/config` tells the page. */
 export interface PageInfo {
@@ -31,6 +32,10 @@ export interface PageServerOptions {
   info: PageInfo;
   /** Takes a fresh Kafka view (rejects when the cluster cannot answer). */
   kafkaView: () => Promise<KafkaView>;
+  /** Serves `GET /api/messages` (the page's message browser). Default: none (404). */
+  messages?: MessageBrowser;
+  /** Served as `GET /metrics` (Prometheus text). Default: no `/metrics` (404). */
+  metrics?: { contentType: string; render(): Promise<string> };
   /** How often `/events` pushes a Kafka view. Default 2000 ms. */
   kafkaRefreshMs?: number;
   /** Default `console.warn`. */
@@ -77,6 +82,8 @@ interface EventClient {
  * - `GET /api/config`: symbols, intervals, sources, group and topics.
  * - `GET /api/candles?symbol=&interval=&source=`: the kept candles of one series, oldest first.
  * - `GET /api/kafka`: a {@link KafkaView}.
+ * - `GET /api/messages?topic=&partition=&offset=&limit=`: one page of decoded records, see {@link MessageBrowser}.
+ * - `GET /metrics`: Prometheus text exposition, when `metrics` is given.
  * - `GET /events?symbol=&interval=&source=`: server-sent events `candles` (changed candles of that series) and
  *   `kafka` (a Kafka view every `kafkaRefreshMs`).
  *
@@ -155,6 +162,31 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     '/api/kafka': async (_url, _request, response) => {
       const fresh = latestView && Date.now() - latestView.at < refreshMs ? latestView : await refreshView();
       json(response, 200, fresh);
+    },
+    '/api/messages': async (url, _request, response) => {
+      if (!options.messages) return json(response, 404, { error: 'not found' });
+      const number = (name: string) => {
+        const text = url.searchParams.get(name);
+        return text === null || text === '' ? undefined : Number(text);
+      };
+      try {
+        const page = await options.messages.page({
+          topic: url.searchParams.get('topic') ?? '',
+          partition: number('partition') ?? 0,
+          ...(number('offset') === undefined ? {} : { offset: number('offset') as number }),
+          ...(number('limit') === undefined ? {} : { limit: number('limit') as number }),
+        });
+        json(response, 200, page);
+      } catch (e) {
+        if (!(e instanceof BrowseRequestError)) throw e;
+        json(response, 400, { error: e.message });
+      }
+    },
+    '/metrics': async (_url, _request, response) => {
+      if (!options.metrics) return json(response, 404, { error: 'not found' });
+      const body = await options.metrics.render();
+      response.writeHead(200, { 'content-type': options.metrics.contentType, 'cache-control': 'no-store' });
+      response.end(body);
     },
     '/events': async (url, request, response) => {
       const client: EventClient = {

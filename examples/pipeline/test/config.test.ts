@@ -39,8 +39,19 @@ describe('loadConfig', () => {
       assignment: 'range',
       port: 8080,
       host: '127.0.0.1',
+      historyMs: 6 * 3_600_000,
       influx: undefined,
     });
+  });
+
+  it.each([
+    ['0', 0],
+    ['90m', 90 * 60_000],
+    ['6h', 6 * 3_600_000],
+    ['2d', 2 * 86_400_000],
+    ['45s', 45_000],
+  ])('reads KANDLE_HISTORY=%s', (text, ms) => {
+    expect(loadConfig({ KANDLE_HISTORY: text }).historyMs).toBe(ms);
   });
 
   it('reads every variable, trimming spaces around list items', () => {
@@ -71,7 +82,13 @@ describe('loadConfig', () => {
       assignment: 'cooperative-sticky',
       port: 0,
       host: '0.0.0.0',
-      influx: { host: 'http://127.0.0.1:8181', token: 'secret-token', database: 'kandle' },
+      influx: {
+        host: 'http://127.0.0.1:8181',
+        token: 'secret-token',
+        database: 'kandle',
+        tickers: true,
+        trades: true,
+      },
     });
   });
 
@@ -85,6 +102,19 @@ describe('loadConfig', () => {
 
   it.each(['auto', 'jvm', 'compose'] as const)('reads KANDLE_STACK=%s', (mode) => {
     expect(loadConfig({ KANDLE_STACK: mode }).stackMode).toBe(mode);
+  });
+
+  it('turns the raw tickers and trades copies off one by one, and accepts the flags without INFLUX_HOST', () => {
+    const influx = { INFLUX_HOST: 'http://127.0.0.1:8181', INFLUX_TOKEN: 't' };
+    expect(loadConfig({ ...influx, KANDLE_INFLUX_TICKERS: 'false' }).influx).toMatchObject({
+      tickers: false,
+      trades: true,
+    });
+    expect(loadConfig({ ...influx, KANDLE_INFLUX_TRADES: 'false' }).influx).toMatchObject({
+      tickers: true,
+      trades: false,
+    });
+    expect(loadConfig({ KANDLE_INFLUX_TICKERS: 'true', KANDLE_INFLUX_TRADES: 'false' }).influx).toBeUndefined();
   });
 
   it('accepts a fractional speed', () => {
@@ -121,6 +151,11 @@ describe('loadConfig', () => {
     [{ KANDLE_SOURCE: 'bitfinex', KANDLE_BITFINEX_URL: 'http://x' }, /must be a ws:\/\/ or wss:\/\/ URL/],
     [{ INFLUX_HOST: '127.0.0.1:8181', INFLUX_TOKEN: 't' }, /INFLUX_HOST=127.0.0.1:8181 must be an http\(s\):\/\/ URL/],
     [{ INFLUX_HOST: 'http://127.0.0.1:8181' }, /INFLUX_TOKEN is required with INFLUX_HOST/],
+    [{ KANDLE_INFLUX_TICKERS: 'yes' }, /KANDLE_INFLUX_TICKERS=yes must be one of true, false/],
+    [{ KANDLE_INFLUX_TRADES: '0' }, /KANDLE_INFLUX_TRADES=0 must be one of true, false/],
+    [{ KANDLE_HISTORY: '6' }, /KANDLE_HISTORY=6 must be 0 or a duration like 90m/],
+    [{ KANDLE_HISTORY: '1.5h' }, /KANDLE_HISTORY=1.5h/],
+    [{ KANDLE_HISTORY: '-1h' }, /KANDLE_HISTORY=-1h/],
   ])('rejects %o', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);

@@ -104,6 +104,8 @@ beforeAll(async () => {
     SCHEMA_REGISTRY_URL: registryUrl,
     KANDLE_SOURCE: 'synthetic',
     KANDLE_SPEED: '3',
+    // This file produces its own history before the job starts; the job's backfill is history.int.test.ts's.
+    KANDLE_HISTORY: '0',
     KANDLE_SYMBOLS: SYMBOLS.join(','),
     KANDLE_INTERVALS: INTERVALS.join(','),
     KANDLE_TICKERS_TOPIC: topics.tickers,

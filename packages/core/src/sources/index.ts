@@ -10,6 +10,7 @@ export type {
   Unsubscribe,
 } from './source';
 export { FeedError } from './source';
+export type { HistoryOptions } from './history';
 export {
   BITFINEX_CODES,
   BitfinexApiError,

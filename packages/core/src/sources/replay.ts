@@ -4,6 +4,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { FeedMessageError } from '../errors';
 import type { Ticker, Trade } from '../schema/types.generated';
+import { type HistoryOptions, type ResolvedHistory, resolveHistory, yieldToEventLoop } from './history';
 import { eventTime } from './synthetic';
 import {
   configError,
@@ -34,6 +35,12 @@ export interface ReplaySourceOptions {
    * With `speed: 'max'` the recorded spacing is kept as is. With `false`, recorded times are kept. Default true.
    */
   rebase?: boolean;
+  /**
+   * Backfill: the rebased clock starts `history.durationMs` before `start()`, so the events that fall in that past
+   * are emitted at full speed (with `history.pause` as backpressure) with their past times, then playback
+   * continues in real time. Needs `rebase: true`. Default: no history.
+   */
+  history?: HistoryOptions;
 }
 
 /**
@@ -61,6 +68,8 @@ export class ReplaySource extends MarketSourceBase {
   private readonly speed: number | 'max';
   private readonly loop: boolean;
   private readonly rebase: boolean;
+  private readonly history: ResolvedHistory;
+  private historyEvents = 0;
   private readonly stopping = new AbortController();
   private playback: Promise<void> | undefined;
 
@@ -81,6 +90,9 @@ export class ReplaySource extends MarketSourceBase {
     }
     this.loop = options.loop ?? false;
     this.rebase = options.rebase ?? true;
+    this.history = resolveHistory(options.history);
+    if (this.history.durationMs > 0 && !this.rebase)
+      throw configError('replay: history needs rebase: true (recorded times cannot be moved into the past)', {});
   }
 
   async start(): Promise<void> {
@@ -97,7 +109,8 @@ export class ReplaySource extends MarketSourceBase {
 
   private async play(): Promise<void> {
     const signal = this.stopping.signal;
-    const startWall = Date.now();
+    const startedAt = Date.now();
+    const startWall = startedAt - this.history.durationMs;
     const reiterable = Array.isArray(this.events);
     const buffered: MarketEvent[] = [];
     let firstTime: number | undefined;
@@ -121,7 +134,7 @@ export class ReplaySource extends MarketSourceBase {
           trackRange(range, event);
           const recorded = eventTime(event) + timeShift;
           firstTime ??= recorded;
-          await this.waitFor(startWall, recorded - firstTime, range.count, signal);
+          await this.waitFor(startWall, recorded - firstTime, range.count, signal, startedAt);
           if (signal.aborted) return;
           const time = this.rebase
             ? startWall + Math.round(this.speed === 'max' ? recorded - firstTime : (recorded - firstTime) / this.speed)
@@ -149,7 +162,21 @@ export class ReplaySource extends MarketSourceBase {
     }
   }
 
-  private async waitFor(startWall: number, offsetMs: number, index: number, signal: AbortSignal): Promise<void> {
+  private async waitFor(
+    startWall: number,
+    offsetMs: number,
+    index: number,
+    signal: AbortSignal,
+    startedAt: number,
+  ): Promise<void> {
+    // History: events due before start() go out at once, in batches, with the receiver's backpressure in between.
+    if (this.speed !== 'max' && startWall + offsetMs / this.speed <= startedAt) {
+      if (++this.historyEvents % this.history.batchSize === 0) {
+        await yieldToEventLoop();
+        await this.history.pause();
+      }
+      return;
+    }
     if (this.speed === 'max') {
       if (index % MAX_SPEED_BATCH === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       return;

@@ -1,5 +1,6 @@
 // Sources / synthetic: a seeded geometric-Brownian-motion market that emits realistic tickers and trades offline.
 import type { Ticker, Trade } from '../schema/types.generated';
+import { type HistoryOptions, type ResolvedHistory, resolveHistory, yieldToEventLoop } from './history';
 import { configError, type MarketEvent, MarketSourceBase, requirePositive, validateSymbols } from './source';
 
 /** The most popular Bitfinex USD pairs; the default symbol set of the synthetic source and the fake server. */
@@ -73,8 +74,14 @@ export function generateSyntheticEvents(options: GenerateSyntheticOptions): Mark
 
 /** Options of {@link createSyntheticSource}. */
 export interface SyntheticSourceOptions extends SyntheticOptions {
-  /** Stop (status `ended`) after this many events. Default: run until `stop()`. */
+  /** Stop (status `ended`) after this many events (history included). Default: run until `stop()`. */
   maxEvents?: number;
+  /**
+   * Backfill: start `history.durationMs` back in event time and emit that past at full speed before going live
+   * (see {@link HistoryOptions}). `history.ratePerSecond` sets the density of the past (default `ratePerSecond`):
+   * a sparser past passes hours of candles through Kafka in seconds. Default: no history.
+   */
+  history?: HistoryOptions & { ratePerSecond?: number };
 }
 
 /**
@@ -98,7 +105,10 @@ export class SyntheticSource extends MarketSourceBase {
   private readonly options: SyntheticSourceOptions;
   private readonly maxEvents: number;
   private readonly market: SyntheticMarket | undefined;
+  private readonly history: ResolvedHistory;
+  private readonly historyRate: number;
   private timer: NodeJS.Timeout | undefined;
+  private backfill: Promise<number> = Promise.resolve(0);
 
   /** @param market - internal: continue an existing simulated market (the fake server's fixtures) instead of a new one. */
   constructor(options: SyntheticSourceOptions, market?: SyntheticMarket) {
@@ -108,14 +118,61 @@ export class SyntheticSource extends MarketSourceBase {
     this.maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;
     if (!(this.maxEvents >= 0)) throw configError('maxEvents must be ≥ 0', { maxEvents: options.maxEvents });
     new SyntheticMarket(options, 0); // validates options now rather than at start()
+    this.history = resolveHistory(options.history);
+    this.historyRate = options.history?.ratePerSecond ?? options.ratePerSecond ?? 20;
+    requirePositive('history.ratePerSecond', this.historyRate);
   }
 
+  /**
+   * Starts the source and resolves at once; with `history`, the past is emitted in the background first (see
+   * {@link SyntheticSource.backfilled}), then live events follow the wall clock.
+   */
   async start(): Promise<void> {
     if (this.status !== 'idle') return;
-    const market = this.market ?? new SyntheticMarket(this.options, Date.now());
-    market.syncClock(Date.now());
+    const now = Date.now();
     this.setStatus('live');
+    // An existing market (the fake server's) already has its own clock and past: it only catches up to now.
+    if (this.market || this.history.durationMs === 0) {
+      const market = this.market ?? new SyntheticMarket(this.options, now);
+      market.syncClock(now);
+      this.pumpLive(market, market.next());
+      return;
+    }
+    const market = new SyntheticMarket(this.options, now - this.history.durationMs);
+    market.setRate(this.historyRate);
+    this.backfill = this.emitHistory(market, now).then(({ emitted, pending }) => {
+      // The event after the history was drawn at the history's rate; the ones after it follow the live rate.
+      market.setRate(this.options.ratePerSecond ?? 20);
+      if (this.status === 'live') this.pumpLive(market, pending);
+      return emitted;
+    });
+  }
+
+  /** Resolves with the number of history events once the backfill is emitted (0 without `history`). */
+  backfilled(): Promise<number> {
+    return this.backfill;
+  }
+
+  private async emitHistory(
+    market: SyntheticMarket,
+    until: number,
+  ): Promise<{ emitted: number; pending: MarketEvent }> {
     let pending = market.next();
+    let emitted = 0;
+    while (this.status === 'live' && eventTime(pending) <= until && this.counters.messages < this.maxEvents) {
+      this.counters.messages += 1;
+      this.emitEvent(pending);
+      pending = market.next();
+      if (++emitted % this.history.batchSize === 0) {
+        await yieldToEventLoop();
+        await this.history.pause();
+      }
+    }
+    return { emitted, pending };
+  }
+
+  private pumpLive(market: SyntheticMarket, first: MarketEvent): void {
+    let pending = first;
     const pump = (): void => {
       this.timer = undefined;
       const now = Date.now();
@@ -180,7 +237,7 @@ interface SymbolState {
 export class SyntheticMarket {
   private readonly random: () => number;
   private readonly states: SymbolState[];
-  private readonly meanGapMs: number;
+  private meanGapMs: number;
   private readonly volatility: number;
   private readonly tickerShare: number;
   private clock: number;
@@ -226,6 +283,12 @@ export class SyntheticMarket {
     return this.random() < this.tickerShare
       ? { kind: 'ticker', ticker: this.ticker(state, time) }
       : { kind: 'trade', trade: this.trade(state, time) };
+  }
+
+  /** Changes the average event rate from the next event on (the history and the live phase differ). */
+  setRate(ratePerSecond: number): void {
+    requirePositive('ratePerSecond', ratePerSecond);
+    this.meanGapMs = 1000 / ratePerSecond;
   }
 
   /** Moves simulated time forward to `time` (never backwards), so the next event happens after it. */

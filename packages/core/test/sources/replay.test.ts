@@ -64,6 +64,41 @@ describe('createReplaySource', () => {
     expect(times.map((t) => t - (times[0] as number))).toEqual([0, 10, 40, 50]);
   });
 
+  it('with history, starts its clock that far back: the past at once and in batches, the rest in real time', async () => {
+    // 100 trades 1 s apart; speed 1; 90 s of history → the first ~91 are in the past, the last ones are live.
+    const long = Array.from({ length: 100 }, (_, i) => trade(i + 1, 1_000_000 + i * 1000));
+    const source = createReplaySource({
+      events: long,
+      history: { durationMs: 90_000, batchSize: 10, pause: () => void pauses++ },
+    });
+    let pauses = 0;
+    const events: MarketEvent[] = [];
+    source.onEvent((e) => events.push(e));
+    const startedAt = Date.now();
+    await source.start();
+    await new Promise<void>((resolve) => {
+      const off = source.onEvent(() => {
+        if (events.length < 92) return;
+        off();
+        resolve();
+      });
+    });
+    await source.stop();
+    const times = events.map(timeOf);
+    expect(times[0]).toBeGreaterThanOrEqual(startedAt - 90_000);
+    expect(times[0]).toBeLessThan(startedAt - 89_000);
+    expect(times.map((t) => t - (times[0] as number))).toEqual(events.map((_, i) => i * 1000));
+    expect(times[90]).toBeLessThanOrEqual(startedAt);
+    expect(times[91]).toBeGreaterThan(startedAt);
+    expect(pauses).toBe(9);
+  });
+
+  it('refuses history without rebase', () => {
+    expect(() => createReplaySource({ events: recording, rebase: false, history: { durationMs: 1 } })).toThrow(
+      /rebase/,
+    );
+  });
+
   it('loops with monotonic times and fresh trade ids', async () => {
     const { events } = await play({ events: recording, speed: 'max', loop: true, rebase: false }, 10);
     expect(events).toHaveLength(10);

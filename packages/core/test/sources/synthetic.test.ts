@@ -151,4 +151,43 @@ describe('createSyntheticSource', () => {
     expect(seen).toBeGreaterThanOrEqual(20);
     expect(source.status).toBe('stopped');
   });
+
+  it('backfills history in event-time order before going live, pausing between batches, then follows the clock', async () => {
+    const durationMs = 60 * 60_000;
+    let pauses = 0;
+    const source = createSyntheticSource({
+      seed: 9,
+      ratePerSecond: 200,
+      history: { durationMs, ratePerSecond: 2, batchSize: 500, pause: () => void pauses++ },
+    });
+    const times: number[] = [];
+    source.onEvent((event) => times.push(event.kind === 'ticker' ? event.ticker.eventTime : event.trade.time));
+    const startedAt = Date.now();
+    await source.start();
+    const history = await source.backfilled();
+    // An hour at 2 events/s is about 7 200 events (Poisson, so not exactly).
+    expect(history).toBeGreaterThan(6_500);
+    expect(history).toBeLessThan(8_000);
+    expect(pauses).toBe(Math.floor(history / 500));
+    expect(times[0]).toBeGreaterThanOrEqual(startedAt - durationMs);
+    expect(times[0]).toBeLessThan(startedAt - durationMs + 60_000);
+    expect(times[history - 1]).toBeLessThanOrEqual(startedAt);
+    // Live events follow, after the history and never before it (no watermark downstream sees them as late).
+    await new Promise<void>((resolve) => {
+      const off = source.onEvent(() => {
+        if (times.length <= history + 20) return;
+        off();
+        resolve();
+      });
+    });
+    await source.stop();
+    for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThanOrEqual(times[i - 1] as number);
+    expect(times.at(-1)).toBeGreaterThan(startedAt - 1000);
+  });
+
+  it('rejects a bad history with CONFIG_INVALID', () => {
+    expect(() => createSyntheticSource({ history: { durationMs: -1 } })).toThrow(KandleError);
+    expect(() => createSyntheticSource({ history: { durationMs: 1000, batchSize: 0 } })).toThrow(/batchSize/);
+    expect(() => createSyntheticSource({ history: { durationMs: 1000, ratePerSecond: 0 } })).toThrow(/ratePerSecond/);
+  });
 });
