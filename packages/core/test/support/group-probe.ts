@@ -1,7 +1,8 @@
 // Test support: a child process that hammers group/offset/topic admin calls (and live custom-assignor members) until told to stop.
 //
 // Run as `node --import tsx group-probe.ts <mode>` with KAFKA_BROKERS (and SCHEMA_REGISTRY_URL for `kandle`):
-// - `native`: the raw @confluentinc/kafka-javascript admin's describeGroups/fetchOffsets (the upstream crash);
+// - `native`: the raw @confluentinc/kafka-javascript admin's describeGroups/fetchOffsets (the upstream crash: a group
+//   result carrying an error, as an unreachable coordinator gives, kills the process);
 // - `kandle`: the same questions through `createKafkaAdmin`, plus two live members of a custom assignor, until a line
 //   `stop` arrives on stdin. Every call's outcome is one JSON line on stdout; a crash shows as the exit signal.
 import { createInterface } from 'node:readline';
@@ -29,8 +30,8 @@ async function native(): Promise<void> {
   for (let i = 0; i < 20; i++) {
     const groupId = name('native-probe');
     for (const [call, run] of [
-      ['describeGroups', () => admin.describeGroups([groupId])],
-      ['fetchOffsets', () => admin.fetchOffsets({ groupId, topics: ['probe'] })],
+      ['describeGroups', () => admin.describeGroups([groupId], { timeout: 2_000 })],
+      ['fetchOffsets', () => admin.fetchOffsets({ groupId, topics: ['probe'], timeout: 2_000 })],
     ] as const) {
       await run().then(
         () => report({ call, ok: true }),
