@@ -75,9 +75,17 @@ export function createPipelineMetrics(options: PipelineMetricsOptions): Pipeline
     registers: [registry],
     collect() {
       this.reset();
+      // A member's last statistics may predate a rebalance and still list partitions it gave away: report only
+      // what each member owns now, so a partition never has two owners here.
+      const owned = new Map(
+        options
+          .consumers()
+          .map((c) => [c.clientId, new Set(c.assignment().map((tp) => `${tp.topic}|${tp.partition}`))]),
+      );
       for (const [clientId, lags] of lagByMember)
         for (const l of lags)
-          if (l.lag >= 0) this.set({ client_id: clientId, topic: l.topic, partition: String(l.partition) }, l.lag);
+          if (l.lag >= 0 && owned.get(clientId)?.has(`${l.topic}|${l.partition}`))
+            this.set({ client_id: clientId, topic: l.topic, partition: String(l.partition) }, l.lag);
     },
   });
   const perConsumer = (read: (stats: ReturnType<CandleConsumer['stats']>) => number) => (): Array<[Labels, number]> =>

@@ -130,15 +130,18 @@ describe('GET /metrics', () => {
     expect(total(second, 'kandle_producer_records_failed_total')).toBe(0);
 
     // Lag per partition: one sample per owned partition, labelled by member, topic and partition.
+    // Statistics arrive every few seconds: wait until every partition has a sample, then check each has one owner.
+    const covers = (labels: string[], topic: string, partition: string) =>
+      labels.some((s) => s.includes(`topic="${topic}"`) && s.includes(`partition="${partition}"`));
     const lagSeries = await waitFor('lag of all four partitions', async () => {
       const labels = [...(await scrape()).samples.keys()].filter((s) => s.startsWith('kandle_consumer_lag_records{'));
-      return labels.length === 4 && labels;
+      const all = [topics.tickers, topics.trades].every((t) => ['0', '1'].every((p) => covers(labels, t, p)));
+      return all && labels;
     });
+    expect(lagSeries).toHaveLength(4);
     for (const topic of [topics.tickers, topics.trades])
       for (const partition of ['0', '1'])
-        expect(lagSeries.some((s) => s.includes(`topic="${topic}"`) && s.includes(`partition="${partition}"`))).toBe(
-          true,
-        );
+        expect(covers(lagSeries, topic, partition), `${topic}/${partition}`).toBe(true);
     expect(lagSeries.every((s) => /client_id="[^"]+-[12]"/.test(s))).toBe(true);
   });
 });
