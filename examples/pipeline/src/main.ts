@@ -23,18 +23,22 @@ async function main(): Promise<number> {
   );
   console.log(`live candlestick page: ${pipeline.url}   (Ctrl+C stops)`);
 
+  // One persistent listener for both signals, registered before the first arrives. A terminal's Ctrl-C reaches the
+  // whole job (npm, tsx, this process) and tsx relays it once more: with a one-shot listener, that second SIGINT
+  // could land (busy event loop, e.g. during the history backfill) before a successor listener existed, and the JVM
+  // hook, seeing no handler, stopped everything mid-drain. A repeat within 1 s is that relay; a later one means "now".
+  let firstAt: number | undefined;
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    const onSignal = (received: NodeJS.Signals) => {
+      if (firstAt === undefined) {
+        firstAt = Date.now();
+        resolve(received);
+      } else if (Date.now() - firstAt > 1_000) process.exit(130);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   console.log(`${signal}: stopping (flushing the producer, committing the consumers' last batch)…`);
-  // A second signal while draining means "now", unless it is the first one again: a terminal's Ctrl-C reaches the
-  // whole job (npm, tsx, this process) and tsx relays it once more when this process is slow to confirm it (seen
-  // on a busy machine), which cut the drain short. A deliberate second Ctrl-C comes later than that.
-  const firstAt = Date.now();
-  const forceExit = () => (Date.now() - firstAt > 1_000 ? process.exit(130) : undefined);
-  process.on('SIGINT', forceExit);
-  process.on('SIGTERM', forceExit);
   let code = 0;
   try {
     await pipeline.stop();
