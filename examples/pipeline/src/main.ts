@@ -24,9 +24,11 @@ async function main(): Promise<number> {
   console.log(`live candlestick page: ${pipeline.url}   (Ctrl+C stops)`);
 
   // One persistent listener for both signals, registered before the first arrives. A terminal's Ctrl-C reaches the
-  // whole job (npm, tsx, this process) and tsx relays it once more: with a one-shot listener, that second SIGINT
-  // could land (busy event loop, e.g. during the history backfill) before a successor listener existed, and the JVM
-  // hook, seeing no handler, stopped everything mid-drain. A repeat within 1 s is that relay; a later one means "now".
+  // whole job (npm, this process) and npm relays it once more: with a one-shot listener, that second SIGINT could
+  // land (busy event loop, e.g. during the history backfill) before a successor listener existed, and the JVM hook,
+  // seeing no handler, stopped everything mid-drain. A repeat within 1 s is that relay; a later one means "now".
+  // `npm start` runs `node --import tsx`, not the `tsx` CLI: the CLI's parent process SIGKILLs its child when the
+  // child does not acknowledge a signal within 2 × 30 ms, which a busy event loop misses (no drain, no "stopped").
   let firstAt: number | undefined;
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (received: NodeJS.Signals) => {
