@@ -27,7 +27,8 @@ export type KandleErrorCode =
   | 'FEED_MESSAGE_INVALID'
   | 'ASSIGNMENT_INVALID'
   | 'SINK_WRITE_FAILED'
-  | 'GROUP_REQUEST_FAILED';
+  | 'GROUP_REQUEST_FAILED'
+  | 'TRANSACTION_ABORTED';
 
 /**
  * Base class of every error kandle throws. Check `code` (or `instanceof` a subclass)

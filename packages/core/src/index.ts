@@ -5,8 +5,8 @@
  * @packageDocumentation
  */
 export * from './errors';
-export type { Ticker, Trade } from './schema/types.generated';
-export { tickerSchema, tradeSchema } from './schema/types.generated';
+export type { CandleRecord, Ticker, Trade } from './schema/types.generated';
+export { candleRecordSchema, tickerSchema, tradeSchema } from './schema/types.generated';
 export type { Candle, CandleInterval, CandleSource, CandleUpdate, CandleUpdateKind } from './candles/types';
 export * from './config';
 export {
@@ -46,7 +46,9 @@ export {
   type CandleConsumer,
   type CandleConsumerOptions,
   type CandleConsumerStats,
+  candleRecordKey,
   createCandleConsumer,
+  type PartitionPosition,
   type PoisonRecord,
   type RebalanceEvent,
 } from './consumer';

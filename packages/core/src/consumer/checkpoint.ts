@@ -57,28 +57,9 @@ export async function createCheckpointStore(options: {
   const reader = await connectReader(options.resolved, options.userSettings, `${clientId}-restore`, groupId);
   return {
     async ensure(admin, inputs) {
-      for (const input of inputs) {
-        const partitions = await admin.describeTopic(input);
-        const replicationFactor = partitions[0]?.replicas.length ?? 1;
-        const spec = {
-          name: changelogTopic(groupId, input),
-          partitions: partitions.length,
-          replicationFactor,
-          minInsyncReplicas: Math.min(replicationFactor, await admin.minInsyncReplicas(input)),
-          // Small segments so the cleaner compacts soon: restore reads about the open candles, not their history.
-          configs: { 'cleanup.policy': 'compact', 'segment.ms': '600000', 'min.cleanable.dirty.ratio': '0.1' },
-        };
-        // Members starting together race to create it; the loser may check it before every broker knows it.
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await admin.ensureTopic(spec);
-            break;
-          } catch (e) {
-            if (attempt >= 8 || !unknownYet(e)) throw e;
-            await sleep(backoffMs(attempt));
-          }
-        }
-      }
+      // Small segments so the cleaner compacts soon: restore reads about the open candles, not their history.
+      const configs = { 'cleanup.policy': 'compact', 'segment.ms': '600000', 'min.cleanable.dirty.ratio': '0.1' };
+      for (const input of inputs) await ensureTopicLike(admin, changelogTopic(groupId, input), input, configs);
     },
     restore: (tp) => readChangelog(reader, changelogTopic(groupId, tp.topic), tp.partition, options.restoreTimeoutMs),
     async write(entry, offset) {
@@ -117,6 +98,37 @@ function changedRecords(entry: PartitionEntry): Array<{ key: string; value: Buff
     entry.writtenClocks.set(key, clock.maxEventTime);
   }
   return out;
+}
+
+/**
+ * Creates `name` (or checks it) with the partitions, replication and min.insync.replicas of `like`, plus `configs`.
+ * Members starting together race to create it; the loser may check it before every broker knows it: retried.
+ */
+export async function ensureTopicLike(
+  admin: KafkaAdmin,
+  name: string,
+  like: string,
+  configs: Record<string, string>,
+  partitions?: number,
+): Promise<void> {
+  const described = await admin.describeTopic(like);
+  const replicationFactor = described[0]?.replicas.length ?? 1;
+  const spec = {
+    name,
+    partitions: partitions ?? described.length,
+    replicationFactor,
+    minInsyncReplicas: Math.min(replicationFactor, await admin.minInsyncReplicas(like)),
+    configs,
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await admin.ensureTopic(spec);
+      return;
+    } catch (e) {
+      if (attempt >= 8 || !unknownYet(e)) throw e;
+      await sleep(backoffMs(attempt));
+    }
+  }
 }
 
 /** The topic was just created and a broker does not know it yet: retriable. */

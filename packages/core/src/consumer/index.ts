@@ -27,7 +27,9 @@ import {
   resolveConsumerSettings,
 } from './options';
 import { ConsumerState, Runner } from './runner';
+import { createCandleOutput } from './candle-output';
 import { createSideProducer, type SideProducer } from './side-producer';
+import { createTransactionalProducer } from './transaction';
 
 export type {
   AssignmentStrategy,
@@ -35,9 +37,12 @@ export type {
   CandleConsumer,
   CandleConsumerOptions,
   CandleConsumerStats,
+  PartitionPosition,
   PoisonRecord,
   RebalanceEvent,
 } from './options';
+
+export { candleRecordKey } from './candle-output';
 
 /** Joins a group and starts consuming in the background. */
 export async function createCandleConsumer(options: CandleConsumerOptions): Promise<CandleConsumer> {
@@ -58,10 +63,31 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     rebalances: 0,
   };
   let state = ConsumerState.Running;
-  const side = await createSideProducer(resolved, options.connection?.rdkafka ?? {}, settings.clientId);
+  const userSettings = options.connection?.rdkafka ?? {};
+  const transaction =
+    settings.processing === 'exactly-once'
+      ? await createTransactionalProducer({
+          resolved,
+          userSettings,
+          clientId: settings.clientId,
+          transactionalId: `${settings.groupId}-${settings.clientId}`,
+          transactionTimeoutMs: settings.transactionTimeoutMs,
+        })
+      : undefined;
+  // Exactly-once: every record the consumer writes (checkpoints, dead letters, candles) goes into the transaction.
+  const side = transaction ?? (await createSideProducer(resolved, userSettings, settings.clientId));
+  const output = settings.output
+    ? await createCandleOutput({
+        settings: settings.output,
+        admin,
+        registry,
+        producer: side,
+        like: settings.subscribed[0] as string,
+      })
+    : undefined;
   const checkpoint = await createCheckpointStore({
     resolved,
-    userSettings: options.connection?.rdkafka ?? {},
+    userSettings,
     groupId: settings.groupId,
     clientId: settings.clientId,
     producer: side,
@@ -119,6 +145,8 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     delivery,
     stats,
     clientId: settings.clientId,
+    output,
+    transaction,
     batchSize: settings.batchSize,
     commitIntervalMs: settings.commitIntervalMs,
     state: () => state,
@@ -176,6 +204,11 @@ function facade(
     assignment: () => ledger.owned(),
     candles: (symbol, interval) => ledger.candles(symbol, interval),
     stats: () => ({ ...stats }),
+    positions: () =>
+      ledger
+        .all()
+        .map(({ topic, partition, processed, committed }) => ({ topic, partition, processed, committed }))
+        .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
     waitForAssignment(timeoutMs = 60_000) {
       if (ledger.size > 0) return Promise.resolve(ledger.owned());
       return new Promise((resolve, reject) => {

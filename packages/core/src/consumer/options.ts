@@ -84,6 +84,36 @@ export interface CandleConsumerOptions {
   sessionTimeoutMs?: number;
   statisticsIntervalMs?: number;
   onMetrics?: (metrics: ConsumerMetrics) => void;
+  /**
+   * Also produce every handled candle update to a Kafka topic, as Avro (`schemas/candle-update.avsc`, registered
+   * under `<topic>-value`), keyed `symbol|interval|source|start` on the Java client's partition for that key, so
+   * other Kafka consumers, Kafka Connect, Telegraf or another kandle can read candles. The topic is created if
+   * missing: compacted (the last update per candle stays), replicated like the input. Default: no output.
+   */
+  output?: { topic: string; partitions?: number };
+  /**
+   * `'at-least-once'` (default): a crash re-reads records since the last commit, so the handler and the output
+   * topic may see an update twice. `'exactly-once'`: candle output, changelog checkpoint, dead letters and consumed
+   * offsets are committed in one Kafka transaction every `commitIntervalMs`; readers of the output topic with
+   * `isolation.level=read_committed` see every update once, across crashes and rebalances, and a member fenced
+   * out of the group commits nothing. The handler (or iterator) itself still sees updates at least once.
+   * See docs/exactly-once.md.
+   */
+  processing?: 'at-least-once' | 'exactly-once';
+  /**
+   * `transaction.timeout.ms` in exactly-once mode: how long a crashed member's open transaction holds up
+   * read_committed readers (and the changelog restore of its partitions) before the broker aborts it.
+   * Default 10000 ms (Kafka Streams' exactly-once default).
+   */
+  transactionTimeoutMs?: number;
+}
+
+/** Where a member stands on one partition it owns; see {@link CandleConsumer.positions}. */
+export interface PartitionPosition {
+  topic: string;
+  partition: number;
+  processed: number | null;
+  committed: number | null;
 }
 
 /** Counters since start. */
@@ -121,6 +151,12 @@ export interface CandleConsumer extends AsyncIterable<CandleUpdate> {
   candles(symbol?: string, interval?: CandleInterval): Candle[];
   stats(): CandleConsumerStats;
   /**
+   * Per owned partition: `processed`, the next offset after the last record whose updates were handled, and
+   * `committed`, the offset last committed (with its checkpoint); null until known. Their difference is what a
+   * crash now would make the next owner read again.
+   */
+  positions(): PartitionPosition[];
+  /**
    * Lets a handler call in flight finish (an iterator batch the loop did not finish is dropped, uncommitted),
    * checkpoints and commits what was handled, leaves the group.
    */
@@ -145,6 +181,9 @@ export interface ConsumerSettings {
   commitIntervalMs: number;
   sessionTimeoutMs: number;
   statisticsIntervalMs: number;
+  output: { topic: string; partitions?: number } | null;
+  processing: 'at-least-once' | 'exactly-once';
+  transactionTimeoutMs: number;
 }
 
 /** Applies the defaults and validates; throws `ConfigError` before anything connects. */
@@ -160,6 +199,13 @@ export function resolveConsumerSettings(options: CandleConsumerOptions): Consume
   const gracePeriodMs = options.gracePeriodMs ?? 5000;
   // Validate the intervals now, not at the first record.
   createCandleAggregator({ intervals, gracePeriodMs });
+  const processing = options.processing ?? 'at-least-once';
+  if (processing !== 'at-least-once' && processing !== 'exactly-once')
+    throw new ConfigError(`processing: 'at-least-once' or 'exactly-once', not ${JSON.stringify(processing)}`);
+  if (options.output && (!options.output.topic || subscribed.includes(options.output.topic)))
+    throw new ConfigError('output.topic: a topic name other than the input topics is required');
+  if (options.transactionTimeoutMs !== undefined && !(options.transactionTimeoutMs >= 1000))
+    throw new ConfigError('transactionTimeoutMs: at least 1000 ms');
   return {
     groupId: options.groupId,
     clientId: options.clientId ?? `${options.groupId}-${Math.random().toString(36).slice(2, 8)}`,
@@ -174,5 +220,8 @@ export function resolveConsumerSettings(options: CandleConsumerOptions): Consume
     commitIntervalMs: options.commitIntervalMs ?? 1000,
     sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
     statisticsIntervalMs: options.statisticsIntervalMs ?? 0,
+    output: options.output ?? null,
+    processing,
+    transactionTimeoutMs: options.transactionTimeoutMs ?? 10_000,
   };
 }

@@ -2,13 +2,16 @@
 import { formatCommitMetadata } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
 import { KandleError, kandleErrorFrom } from '../errors';
+import type { CandleUpdate } from '../candles/types';
 import type { KafkaConsumer, Message } from '../rdkafka';
 import { type BatchStepDeps, runBatchStep } from './batch';
 import type { CheckpointStore } from './checkpoint';
 import type { Delivery } from './delivery';
 import type { Ledger, PartitionEntry } from './ledger';
+import type { CandleOutput } from './candle-output';
 import type { Membership } from './membership';
 import type { CandleConsumerStats } from './options';
+import type { TransactionalProducer } from './transaction';
 import { sleep } from '../retry';
 
 /** Lifecycle of a consumer: every unit asks this, never a loose flag. */
@@ -30,6 +33,10 @@ export interface RunnerDeps {
   step: BatchStepDeps;
   stats: CandleConsumerStats;
   clientId: string;
+  /** Where handled candle updates are produced, if anywhere. */
+  output: CandleOutput | undefined;
+  /** Exactly-once: the transaction that checkpoints, output and offsets commit in together. */
+  transaction: TransactionalProducer | undefined;
   batchSize: number;
   commitIntervalMs: number;
   state: () => ConsumerState;
@@ -47,6 +54,8 @@ export class Runner {
   private paused = false;
   /** Records returned while paused (librdkafka should not, but if it did): read them again from there. */
   private readonly rewindTo = new Map<string, TopicPartition & { offset: number }>();
+  /** Exactly-once: offsets whose checkpoint and output are in the open transaction, per partition entry. */
+  private readonly pendingOffsets = new Map<PartitionEntry, number>();
   lastError: unknown = null;
 
   constructor(private readonly deps: RunnerDeps) {}
@@ -84,6 +93,7 @@ export class Runner {
    * `sync` for revoke and close: the next owner starts from this commit.
    */
   async commit(entries: PartitionEntry[], sync: boolean): Promise<void> {
+    if (this.deps.transaction) return this.commitTransaction(this.deps.transaction);
     const { ledger, checkpoint, warn } = this.deps;
     const ready = ledger.committable(entries).map((entry) => ({ entry, offset: entry.processed as number }));
     if (ready.length === 0) return;
@@ -120,6 +130,43 @@ export class Runner {
     }
   }
 
+  /**
+   * Exactly-once: commits the open transaction with the offsets of every batch handled since the last commit (each
+   * batch put its checkpoint and output in as it was handled, so offsets and state match, whichever partitions
+   * it spans). A failed commit was aborted: every owned partition is taken over again from its changelog.
+   */
+  private async commitTransaction(transaction: TransactionalProducer): Promise<void> {
+    const pending = [...this.pendingOffsets];
+    this.pendingOffsets.clear();
+    this.lastCommitAt = Date.now();
+    const offsets = pending.map(([entry, offset]) => ({
+      topic: entry.topic,
+      partition: entry.partition,
+      offset,
+      metadata: formatCommitMetadata(this.deps.clientId, clocksOf(entry)),
+    }));
+    try {
+      await transaction.commit(offsets, this.deps.consumer);
+      for (const [entry, offset] of pending) entry.committed = offset;
+      if (pending.length > 0) this.deps.stats.commits++;
+    } catch (e) {
+      this.deps.warn(kandleErrorFrom('TRANSACTION_ABORTED', 'transaction commit failed', e, { retriable: true }));
+      for (const entry of this.deps.ledger.all()) entry.inFlight = true;
+    }
+  }
+
+  /** A handled batch's output, and in exactly-once mode its checkpoint, into Kafka (or the open transaction). */
+  private async writeHandled(updates: CandleUpdate[], positions: Map<PartitionEntry, number>): Promise<void> {
+    const { output, transaction, checkpoint, ledger } = this.deps;
+    if (output && updates.length > 0) await output.write(updates);
+    if (!transaction) return;
+    for (const [entry, offset] of positions) {
+      if (!ledger.owns(entry)) continue;
+      await checkpoint.write(entry, offset);
+      this.pendingOffsets.set(entry, offset);
+    }
+  }
+
   private consume(): Promise<Message[]> {
     return new Promise<Message[]>((resolve, reject) =>
       this.deps.consumer.consume(this.deps.batchSize, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
@@ -130,6 +177,7 @@ export class Runner {
     const { deps } = this;
     const batch = await runBatchStep(messages, deps.step);
     if (batch.updates.length === 0) {
+      if (deps.transaction) await this.writeHandled(batch.updates, batch.positions);
       deps.ledger.advance(batch.positions);
       return;
     }
@@ -143,6 +191,8 @@ export class Runner {
     // Closed first: nothing of the batch counts, and the entries stay marked, so no checkpoint is ever taken from
     // aggregators that hold it; its records are read again by the partitions' next owners.
     if (!handled) return;
+    // A failed write leaves the entries in flight: they are taken over again from their checkpoint and re-read.
+    await this.writeHandled(batch.updates, batch.positions);
     for (const entry of entries) entry.inFlight = false;
     deps.stats.updates += batch.updates.length;
     deps.ledger.advance(batch.positions);

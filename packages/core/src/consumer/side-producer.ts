@@ -1,7 +1,7 @@
 // Consumer / side producer: the idempotent acks=all producer that writes the consumer's own records (dead letters, checkpoints).
 import type { ResolvedKafkaConnection, RdkafkaSettings } from '../config';
 import { BrokerUnreachableError } from '../errors';
-import { loadNativeClient } from '../rdkafka';
+import { loadNativeClient, type Producer } from '../rdkafka';
 
 /** One record to write; `partition: null` lets librdkafka choose. */
 export interface SideRecord {
@@ -29,14 +29,32 @@ export async function createSideProducer(
   userSettings: RdkafkaSettings,
   clientId: string,
 ): Promise<SideProducer> {
+  const producer = await connectProducer(resolved, { 'client.id': `${clientId}-side` }, userSettings);
+  return {
+    send: (record) => sendRecord(producer, record),
+    async close() {
+      await new Promise<void>((resolve) => producer.flush(10_000, () => resolve()));
+      await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+    },
+  };
+}
+
+/**
+ * An idempotent acks=all producer whose delivery reports settle {@link sendRecord}'s promises. `settings` add to
+ * kandle's defaults; the connection's raw settings win over both (KafkaConnection.rdkafka).
+ */
+export async function connectProducer(
+  resolved: ResolvedKafkaConnection,
+  settings: RdkafkaSettings,
+  userSettings: RdkafkaSettings,
+): Promise<Producer> {
   const { Producer } = (await loadNativeClient()).RdKafka;
   const producer = new Producer({
     ...resolved.rdkafka,
-    'client.id': `${clientId}-side`,
     'enable.idempotence': true,
     acks: -1,
     dr_cb: true,
-    // The connection's raw settings win over everything kandle derives (KafkaConnection.rdkafka).
+    ...settings,
     ...userSettings,
   } as never);
   await new Promise<void>((resolve, reject) =>
@@ -49,27 +67,24 @@ export async function createSideProducer(
     const done = report.opaque as ((e?: unknown) => void) | undefined;
     done?.(err ?? undefined);
   });
-  return {
-    send(record) {
-      return new Promise<void>((resolve, reject) => {
-        try {
-          producer.produce(
-            record.topic,
-            record.partition,
-            record.value,
-            record.key,
-            record.timestamp ?? Date.now(),
-            (e?: unknown) => (e ? reject(e) : resolve()),
-            (record.headers ?? []) as never,
-          );
-        } catch (e) {
-          reject(e); // queue full or unknown partition: the caller retries
-        }
-      });
-    },
-    async close() {
-      await new Promise<void>((resolve) => producer.flush(10_000, () => resolve()));
-      await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
-    },
-  };
+  return producer;
+}
+
+/** Produces one record on a {@link connectProducer} producer; resolves once it is acknowledged. */
+export function sendRecord(producer: Producer, record: SideRecord): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    try {
+      producer.produce(
+        record.topic,
+        record.partition,
+        record.value,
+        record.key,
+        record.timestamp ?? Date.now(),
+        (e?: unknown) => (e ? reject(e) : resolve()),
+        (record.headers ?? []) as never,
+      );
+    } catch (e) {
+      reject(e); // queue full, unknown partition, or no transaction to produce in: the caller decides
+    }
+  });
 }

@@ -1,5 +1,36 @@
 // Schema types: generated from schemas/*.avsc by scripts/gen-types.mjs. Do not edit.
 
+/** One candle update on the candles topic: an OHLCV bucket and why it was emitted. Key: symbol|interval|source|start. (schemas/candle-update.avsc) */
+export interface CandleRecord {
+  /** progress: the bucket is open; closed: it closed; correction: a late record changed a closed bucket. */
+  kind: "progress" | "closed" | "correction";
+  /** Bitfinex pair, e.g. tBTCUSD. */
+  symbol: string;
+  /** Candle width, e.g. 1m, 1h. */
+  interval: string;
+  /** Built from tickers (prices only) or trades (OHLCV). */
+  source: "ticker" | "trade";
+  /** Bucket start, Unix ms (inclusive). */
+  start: number;
+  /** Bucket end, Unix ms (exclusive). */
+  end: number;
+  /** Price of the earliest record by event time. */
+  open: number;
+  /** Highest price. */
+  high: number;
+  /** Lowest price. */
+  low: number;
+  /** Price of the latest record by event time. */
+  close: number;
+  /** Sum of |amount| for trades; 0 for tickers. */
+  volume: number;
+  /** Records folded into the candle. */
+  count: number;
+}
+
+/** Avro schema of {@link CandleRecord}, verbatim from schemas/candle-update.avsc. */
+export const candleRecordSchema = {"type":"record","name":"CandleRecord","namespace":"dev.kandle.candles","doc":"One candle update on the candles topic: an OHLCV bucket and why it was emitted. Key: symbol|interval|source|start.","fields":[{"name":"kind","type":{"type":"enum","name":"CandleKind","symbols":["progress","closed","correction"]},"doc":"progress: the bucket is open; closed: it closed; correction: a late record changed a closed bucket."},{"name":"symbol","type":"string","doc":"Bitfinex pair, e.g. tBTCUSD."},{"name":"interval","type":"string","doc":"Candle width, e.g. 1m, 1h."},{"name":"source","type":{"type":"enum","name":"CandleSourceKind","symbols":["ticker","trade"]},"doc":"Built from tickers (prices only) or trades (OHLCV)."},{"name":"start","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Bucket start, Unix ms (inclusive)."},{"name":"end","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Bucket end, Unix ms (exclusive)."},{"name":"open","type":"double","doc":"Price of the earliest record by event time."},{"name":"high","type":"double","doc":"Highest price."},{"name":"low","type":"double","doc":"Lowest price."},{"name":"close","type":"double","doc":"Price of the latest record by event time."},{"name":"volume","type":"double","doc":"Sum of |amount| for trades; 0 for tickers."},{"name":"count","type":"long","doc":"Records folded into the candle."}]} as const;
+
 /** A Bitfinex trading-pair ticker snapshot (REST /v2/tickers or WebSocket ticker channel). (schemas/ticker.avsc) */
 export interface Ticker {
   /** Bitfinex trading pair, e.g. tBTCUSD; also the Kafka record key. */

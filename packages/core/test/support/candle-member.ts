@@ -17,6 +17,9 @@ const consumer = await createCandleConsumer({
   topics: JSON.parse(env('MEMBER_TOPICS')),
   intervals: ['1m', '5m'],
   ...(process.env.MEMBER_ASSIGNOR === 'standby' ? { assignment: standbyAssignor } : {}),
+  ...(process.env.MEMBER_OUTPUT ? { output: { topic: process.env.MEMBER_OUTPUT } } : {}),
+  ...(process.env.MEMBER_PROCESSING === 'exactly-once' ? { processing: 'exactly-once' as const } : {}),
+  onWarning: (e) => process.stdout.write(`${JSON.stringify({ warning: e.code, message: e.message })}\n`),
   // Each settled assignment as a JSON line, so the parent can compare it with the assignor's decision.
   onRebalance: (event) => process.stdout.write(`${JSON.stringify({ owned: event.owned })}\n`),
   sessionTimeoutMs: 6000,

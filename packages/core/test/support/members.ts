@@ -68,7 +68,12 @@ export function spawnMember(options: {
   clientId: string;
   topics: { tickers: string; trades: string };
   assignor?: 'standby';
+  /** The candles topic (`output.topic`), and exactly-once processing. */
+  output?: string;
+  processing?: 'exactly-once';
   onUpdates: (updates: CandleUpdate[]) => void;
+  /** The member's `onWarning` errors, by code. */
+  onWarning?: (warning: { warning: string; message: string }) => void;
 }): ChildMember {
   const child = spawn(process.execPath, ['--import', 'tsx', memberScript], {
     env: {
@@ -79,13 +84,22 @@ export function spawnMember(options: {
       MEMBER_CLIENT_ID: options.clientId,
       MEMBER_TOPICS: JSON.stringify(options.topics),
       MEMBER_ASSIGNOR: options.assignor ?? '',
+      MEMBER_OUTPUT: options.output ?? '',
+      MEMBER_PROCESSING: options.processing ?? '',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let owned: TopicPartition[] = [];
   let records = 0;
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const message = JSON.parse(line) as { records?: number; updates?: CandleUpdate[]; owned?: TopicPartition[] };
+    const message = JSON.parse(line) as {
+      records?: number;
+      updates?: CandleUpdate[];
+      owned?: TopicPartition[];
+      warning?: string;
+      message?: string;
+    };
+    if (message.warning) options.onWarning?.({ warning: message.warning, message: message.message ?? '' });
     if (message.owned) owned = message.owned;
     if (message.records !== undefined) records = message.records;
     if (message.updates) options.onUpdates(message.updates);
