@@ -209,17 +209,11 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       if (state.length !== partitions) differences.push(`partitions ${state.length} (wanted ${partitions})`);
       const rf = state[0]?.replicas.length ?? 0;
       if (rf !== replicationFactor) differences.push(`replication factor ${rf} (wanted ${replicationFactor})`);
-      const described = await (await pureAdmin()).describeConfigs({
-        resources: [
-          { type: 2, name: spec.name, configNames: ['min.insync.replicas', ...Object.keys(spec.configs ?? {})] },
-        ],
-        includeSynonyms: false,
-      });
-      const entries = described.resources[0]?.configEntries ?? [];
-      const actualMinIsr = entries.find((e) => e.configName === 'min.insync.replicas')?.configValue;
+      const configs = await pure.topicConfigs(spec.name, ['min.insync.replicas', ...Object.keys(spec.configs ?? {})]);
+      const actualMinIsr = configs.get('min.insync.replicas');
       if (actualMinIsr !== String(minIsr)) differences.push(`min.insync.replicas ${actualMinIsr} (wanted ${minIsr})`);
       for (const [name, value] of Object.entries(spec.configs ?? {})) {
-        const actual = entries.find((e) => e.configName === name)?.configValue;
+        const actual = configs.get(name);
         if (actual !== value) differences.push(`${name} ${actual} (wanted ${value})`);
       }
       if (differences.length) throw new TopicMismatchError(spec.name, differences);
@@ -266,12 +260,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       await admin.deleteTopics({ topics: [topic] });
     },
     async minInsyncReplicas(topic) {
-      const described = await (await pureAdmin()).describeConfigs({
-        includeSynonyms: false,
-        resources: [{ type: 2, name: topic, configNames: ['min.insync.replicas'] }],
-      });
-      const value = described.resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas');
-      return Number(value?.configValue ?? 1);
+      return Number((await pure.topicConfigs(topic, ['min.insync.replicas'])).get('min.insync.replicas') ?? 1);
     },
     async close() {
       const handle = await metadataClient?.catch(() => undefined);

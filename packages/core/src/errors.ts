@@ -28,7 +28,8 @@ export type KandleErrorCode =
   | 'ASSIGNMENT_INVALID'
   | 'SINK_WRITE_FAILED'
   | 'GROUP_REQUEST_FAILED'
-  | 'TRANSACTION_ABORTED';
+  | 'TRANSACTION_ABORTED'
+  | 'ADMIN_REQUEST_FAILED';
 
 /**
  * Base class of every error kandle throws. Check `code` (or `instanceof` a subclass)

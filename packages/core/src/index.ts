@@ -4,11 +4,38 @@
  * source → producer → Kafka → consumer → candles → sink / page.
  * @packageDocumentation
  */
-export * from './errors';
+export {
+  AssignmentError,
+  BrokerUnreachableError,
+  ConfigError,
+  DeliveryError,
+  FeedMessageError,
+  GroupRequestError,
+  KandleError,
+  type KandleErrorCode,
+  NotEnoughReplicasError,
+  PoisonRecordError,
+  RegistryUnreachableError,
+  redactSecrets,
+  SchemaIncompatibleError,
+  SinkWriteError,
+  TopicMismatchError,
+  UnknownTopicError,
+} from './errors';
 export type { CandleRecord, Ticker, Trade } from './schema/types.generated';
 export { candleRecordSchema, tickerSchema, tradeSchema } from './schema/types.generated';
 export type { Candle, CandleInterval, CandleSource, CandleUpdate, CandleUpdateKind } from './candles/types';
-export * from './config';
+export {
+  describeSettings,
+  type KafkaConnection,
+  type RdkafkaSettings,
+  type RegistryConnection,
+  type ResolvedKafkaConnection,
+  type ResolvedRegistryConnection,
+  resolveKafkaConnection,
+  resolveRegistryConnection,
+  type SaslConfig,
+} from './config';
 export {
   createKafkaAdmin,
   type GroupMemberState,

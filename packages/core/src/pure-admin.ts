@@ -7,7 +7,7 @@
 // restart produces, so these calls are spoken from JS, where an error is an error. See docs/native-client.md.
 import type { Admin, Kafka, SASLOptions } from 'kafkajs';
 import type { KafkaConnection } from './config';
-import { ConfigError, GroupRequestError, KandleError } from './errors';
+import { ConfigError, GroupRequestError, KandleError, kandleErrorFrom } from './errors';
 import { retryRetriable } from './retry';
 
 /** One group member and the partitions the coordinator assigned to it. */
@@ -115,6 +115,31 @@ export class PureAdmin {
         .map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) }))
         .sort((a, b) => a.partition - b.partition),
     );
+  }
+
+  /**
+   * The named configs of `topic` (broker defaults included). Retried like group requests: right after a broker
+   * stopped, KafkaJS's own retries end inside the leader election; a raw KafkaJS error crashed a member's start.
+   */
+  async topicConfigs(topic: string, names: string[]): Promise<Map<string, string>> {
+    try {
+      const described = await retryRetriable(
+        async () =>
+          (await this.admin()).describeConfigs({
+            includeSynonyms: false,
+            resources: [{ type: 2, name: topic, configNames: names }],
+          }),
+        isRetriable,
+        { budgetMs: GROUP_REQUEST_BUDGET_MS },
+      );
+      const entries = described.resources[0]?.configEntries ?? [];
+      return new Map(entries.map((e) => [e.configName, e.configValue]));
+    } catch (e) {
+      throw kandleErrorFrom('ADMIN_REQUEST_FAILED', `describe configs of ${topic}`, e, {
+        retriable: isRetriable(e),
+        details: { topic },
+      });
+    }
   }
 
   async close(): Promise<void> {
