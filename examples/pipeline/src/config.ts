@@ -1,6 +1,7 @@
 // Config: environment variables → the pipeline's typed, validated options (every problem reported at once).
 import { existsSync } from 'node:fs';
 import {
+  bitfinexSymbolProblem,
   type CandleInterval,
   ConfigError,
   parseInterval,
@@ -94,7 +95,6 @@ const STACK_MODES: readonly StackMode[] = ['auto', 'jvm', 'compose'];
 const SOURCES: readonly SourceKind[] = ['synthetic', 'replay', 'bitfinex'];
 const ASSIGNMENTS: readonly NativeAssignment[] = ['range', 'roundrobin', 'cooperative-sticky'];
 const BOOLEANS = ['true', 'false'] as const;
-const TRADING_SYMBOL = /^t[A-Z0-9:]+$/;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
@@ -146,9 +146,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   const symbols = list(readOr('KANDLE_SYMBOLS'));
   if (symbols.length === 0) problems.push('KANDLE_SYMBOLS must name at least one symbol, e.g. tBTCUSD');
-  for (const symbol of symbols)
-    if (!TRADING_SYMBOL.test(symbol))
-      problems.push(`KANDLE_SYMBOLS: "${symbol}" is not a Bitfinex trading pair (expected e.g. tBTCUSD)`);
+  for (const symbol of symbols) {
+    // The sources' own check (case hints included); candles are built from trading pairs only, not funding.
+    const problem = bitfinexSymbolProblem(symbol);
+    if (problem) problems.push(`KANDLE_SYMBOLS: ${problem}`);
+    else if (!symbol.startsWith('t'))
+      problems.push(`KANDLE_SYMBOLS: "${symbol}" is a funding currency, not a trading pair (expected e.g. tBTCUSD)`);
+  }
   if (new Set(symbols).size !== symbols.length) problems.push('KANDLE_SYMBOLS contains duplicates');
 
   const speedText = readOr('KANDLE_SPEED');

@@ -9,7 +9,7 @@ export type {
   SourceStatus,
   Unsubscribe,
 } from './source';
-export { FeedError } from './source';
+export { bitfinexSymbolProblem, FeedError } from './source';
 export type { HistoryOptions } from './history';
 export {
   BITFINEX_CODES,

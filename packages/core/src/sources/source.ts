@@ -212,14 +212,28 @@ function symbolHint(symbol: unknown): string {
   return ' (expected e.g. tBTCUSD)';
 }
 
+/**
+ * Why `symbol` is not a Bitfinex symbol (`t` + pair for trading, `f` + currency for funding, uppercase, one optional
+ * colon), with the accepted spelling when it is a case slip; undefined when it is one. Shared by every place that
+ * checks symbols, so the sources and the apps agree.
+ *
+ * @example
+ * ```ts
+ * bitfinexSymbolProblem('tbtcusd'); // '"tbtcusd" is not a Bitfinex symbol (did you mean "tBTCUSD"? …)'
+ * ```
+ */
+export function bitfinexSymbolProblem(symbol: unknown): string | undefined {
+  if (typeof symbol === 'string' && BITFINEX_SYMBOL.test(symbol)) return undefined;
+  return `"${String(symbol)}" is not a Bitfinex symbol${symbolHint(symbol)}`;
+}
+
 /** Internal: ConfigError unless `symbols` is a non-empty list of distinct Bitfinex symbols. */
 export function validateSymbols(symbols: readonly string[], what: string): string[] {
   if (!Array.isArray(symbols) || symbols.length === 0)
     throw configError(`${what}: symbols must be a non-empty array`, { symbols });
   for (const symbol of symbols) {
-    if (typeof symbol !== 'string' || !BITFINEX_SYMBOL.test(symbol)) {
-      throw configError(`${what}: "${String(symbol)}" is not a Bitfinex symbol${symbolHint(symbol)}`, { symbol });
-    }
+    const problem = bitfinexSymbolProblem(symbol);
+    if (problem) throw configError(`${what}: ${problem}`, { symbol });
   }
   if (new Set(symbols).size !== symbols.length) throw configError(`${what}: symbols contain duplicates`, { symbols });
   return [...symbols];
