@@ -179,7 +179,9 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
         for (let attempt = 0; ; attempt++) {
           try {
             // KafkaJS semantics: false means the topic already existed (metadata was stale), so validate it below.
-            if (await (await pureAdmin()).createTopics({ ...request, timeout: 10_000 })) {
+            // waitForLeaders off: KafkaJS's leader wait let an UNKNOWN_TOPIC_OR_PARTITION escape as an uncaught
+            // exception (a member crashed starting mid-rebalance); untilVisible below does that wait instead.
+            if (await (await pureAdmin()).createTopics({ ...request, timeout: 10_000, waitForLeaders: false })) {
               await untilVisible(spec.name, partitions);
               return 'created';
             }
@@ -250,10 +252,11 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     async createTopicIfMissing(topic) {
       if ((await admin.listTopics()).includes(topic)) return;
       try {
-        await (await pureAdmin()).createTopics({ topics: [{ topic }], timeout: 10_000 });
+        await (await pureAdmin()).createTopics({ topics: [{ topic }], timeout: 10_000, waitForLeaders: false });
       } catch (e) {
         if (!/already exists/i.test(String((e as Error).message))) throw e;
       }
+      await untilVisible(topic);
     },
     committedOffsets: (groupId, topic) => pure.committedOffsets(groupId, topic),
     async deleteTopic(topic) {
