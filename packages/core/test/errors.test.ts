@@ -1,6 +1,7 @@
 // Error taxonomy proof: one code per way to fail, and `retriable` carried over from the client that failed.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, GroupRequestError, KandleError, kandleErrorFrom } from '../src/errors';
+import { DecodeError } from '../src/schema/avro';
 
 describe('kandleErrorFrom', () => {
   it('keeps the cause and its text, and reads retriable from KafkaJS (retriable) or librdkafka (isRetriable)', () => {
@@ -31,5 +32,17 @@ describe('kandleErrorFrom', () => {
     expect(new ConfigError('bad').retriable).toBe(false);
     const group = new GroupRequestError('describe group', 'g1', true, new Error('NOT_COORDINATOR'));
     expect(group).toMatchObject({ code: 'GROUP_REQUEST_FAILED', retriable: true, details: { groupId: 'g1' } });
+  });
+
+  it('a record that cannot be decoded is a KandleError too: POISON_RECORD, never retriable, with its reason', () => {
+    const error = new DecodeError('unknown-schema-id', 'schema id 32767 is not in the registry', 32767);
+    expect(error).toBeInstanceOf(KandleError);
+    expect(error).toMatchObject({
+      name: 'DecodeError',
+      code: 'POISON_RECORD',
+      retriable: false,
+      reason: 'unknown-schema-id',
+      details: { reason: 'unknown-schema-id', schemaId: 32767 },
+    });
   });
 });

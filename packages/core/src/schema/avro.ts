@@ -8,15 +8,18 @@ import { KandleError, RegistryUnreachableError, SchemaIncompatibleError } from '
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
 
-/** Why a payload could not be decoded; the consumer turns it into a dead-letter record. */
-export class DecodeError extends Error {
+/**
+ * Why a payload could not be decoded (code `POISON_RECORD`, not retriable: the same bytes never decode); the
+ * consumer turns it into a dead-letter record. A registry that cannot be reached is a `RegistryUnreachableError`
+ * instead, and the record is read again later.
+ */
+export class DecodeError extends KandleError {
   constructor(
     readonly reason: 'not-avro' | 'unknown-schema-id' | 'wrong-schema' | 'corrupt-body',
     message: string,
     readonly schemaId?: number,
   ) {
-    super(message);
-    this.name = 'DecodeError';
+    super('POISON_RECORD', message, { details: { reason, ...(schemaId === undefined ? {} : { schemaId }) } });
   }
 }
 
