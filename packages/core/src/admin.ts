@@ -2,7 +2,7 @@
 import { type KafkaConnection, resolveKafkaConnection } from './config';
 import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
 import { type GroupState, PureAdmin } from './pure-admin';
-import { backoffMs, sleep } from './retry';
+import { backoffMs, sleep, withTimeout } from './retry';
 import { loadNativeClient, type Producer } from './rdkafka';
 
 export type { GroupMemberState, GroupState } from './pure-admin';
@@ -181,7 +181,12 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
             // KafkaJS semantics: false means the topic already existed (metadata was stale), so validate it below.
             // waitForLeaders off: KafkaJS's leader wait let an UNKNOWN_TOPIC_OR_PARTITION escape as an uncaught
             // exception (a member crashed starting mid-rebalance); untilVisible below does that wait instead.
-            if (await (await pureAdmin()).createTopics({ ...request, timeout: 10_000, waitForLeaders: false })) {
+            if (
+              await pure.bounded(
+                'create topics',
+                (await pureAdmin()).createTopics({ ...request, timeout: 10_000, waitForLeaders: false }),
+              )
+            ) {
               await untilVisible(spec.name, partitions);
               return 'created';
             }
@@ -252,7 +257,10 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     async createTopicIfMissing(topic) {
       if ((await admin.listTopics()).includes(topic)) return;
       try {
-        await (await pureAdmin()).createTopics({ topics: [{ topic }], timeout: 10_000, waitForLeaders: false });
+        await pure.bounded(
+          'create topics',
+          (await pureAdmin()).createTopics({ topics: [{ topic }], timeout: 10_000, waitForLeaders: false }),
+        );
       } catch (e) {
         if (!/already exists/i.test(String((e as Error).message))) throw e;
       }
@@ -282,17 +290,4 @@ interface NativeMetadata {
     name: string;
     partitions: Array<{ id: number; leader: number; replicas: number[]; isrs: number[] }>;
   }>;
-}
-
-/** Rejects with `onTimeout()` when `promise` takes longer than `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

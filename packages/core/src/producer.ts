@@ -9,7 +9,8 @@ import {
   NotEnoughReplicasError,
   UnknownTopicError,
 } from './errors';
-import { createKafkaAdmin, type KafkaAdmin, withTimeout } from './admin';
+import { createKafkaAdmin, type KafkaAdmin } from './admin';
+import { withTimeout } from './retry';
 import { LatencyWindow, parseRdkafkaStats, type ProducerMetrics } from './metrics';
 import {
   type AvroEncoder,

@@ -8,7 +8,7 @@
 import type { Admin, Kafka, SASLOptions } from 'kafkajs';
 import type { KafkaConnection } from './config';
 import { ConfigError, GroupRequestError, KandleError, kandleErrorFrom } from './errors';
-import { retryRetriable } from './retry';
+import { retryRetriable, withTimeout } from './retry';
 
 /** One group member and the partitions the coordinator assigned to it. */
 export interface GroupMemberState {
@@ -66,7 +66,7 @@ export class PureAdmin {
     this.connecting ??= (async () => {
       const kafka = await pureKafkaFor(this.connection, this.brokers, this.requestTimeoutMs);
       const admin = kafka.admin({ retry: RETRY });
-      await admin.connect();
+      await this.bounded('connect', admin.connect());
       return admin;
     })().catch((e) => {
       this.connecting = undefined;
@@ -77,7 +77,7 @@ export class PureAdmin {
 
   /** Members and assignments of `groupId`; a group that does not exist is reported as `Dead` with no members. */
   describeGroup(groupId: string): Promise<GroupState> {
-    return groupRequest('describe group', groupId, async () => {
+    return this.groupRequest('describe group', groupId, async () => {
       const { groups } = await (await this.admin()).describeGroups([groupId]);
       const kafkajs = await loadKafkaJs();
       const group = groups.find((g) => g.groupId === groupId);
@@ -100,7 +100,7 @@ export class PureAdmin {
 
   /** Committed offsets of every partition of `topic` for `groupId`, sorted by partition. */
   committedOffsets(groupId: string, topic: string): Promise<CommittedOffset[]> {
-    return groupRequest('fetch committed offsets', groupId, async () => {
+    return this.groupRequest('fetch committed offsets', groupId, async () => {
       const result = await (await this.admin()).fetchOffsets({ groupId, topics: [topic] });
       return (result.find((t) => t.topic === topic)?.partitions ?? [])
         .map((p) => ({ partition: p.partition, offset: Number(p.offset), metadata: p.metadata ?? null }))
@@ -110,7 +110,7 @@ export class PureAdmin {
 
   /** Low and high watermarks of every partition of `topic`. */
   endOffsets(topic: string, groupId = ''): Promise<PartitionEnds[]> {
-    return groupRequest('fetch end offsets', groupId, async () =>
+    return this.groupRequest('fetch end offsets', groupId, async () =>
       (await (await this.admin()).fetchTopicOffsets(topic))
         .map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) }))
         .sort((a, b) => a.partition - b.partition),
@@ -125,10 +125,13 @@ export class PureAdmin {
     try {
       const described = await retryRetriable(
         async () =>
-          (await this.admin()).describeConfigs({
-            includeSynonyms: false,
-            resources: [{ type: 2, name: topic, configNames: names }],
-          }),
+          this.bounded(
+            'describe configs',
+            (await this.admin()).describeConfigs({
+              includeSynonyms: false,
+              resources: [{ type: 2, name: topic, configNames: names }],
+            }),
+          ),
         isRetriable,
         { budgetMs: GROUP_REQUEST_BUDGET_MS },
       );
@@ -139,6 +142,34 @@ export class PureAdmin {
         retriable: isRetriable(e),
         details: { topic },
       });
+    }
+  }
+
+  /**
+   * `promise`, or a retriable timeout after `requestTimeoutMs`. KafkaJS's own request timer is off
+   * (`enforceRequestTimeout: false`): it rejects requests nobody awaits any more, which surfaced as unhandled
+   * `KafkaJSRequestTimeoutError`s and crashed an example under load (KafkaJS #796, #1691).
+   */
+  bounded<T>(request: string, promise: Promise<T>): Promise<T> {
+    return withTimeout(
+      promise,
+      this.requestTimeoutMs,
+      () =>
+        new KandleError('GROUP_REQUEST_FAILED', `${request} got no answer within ${this.requestTimeoutMs} ms`, {
+          retriable: true,
+        }),
+    );
+  }
+
+  /** Runs one group request, retrying for up to the budget; failures become a {@link GroupRequestError}. */
+  private async groupRequest<T>(request: string, groupId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await retryRetriable(() => this.bounded(request, call()), isRetriable, {
+        budgetMs: GROUP_REQUEST_BUDGET_MS,
+      });
+    } catch (e) {
+      if (e instanceof KandleError && e.code !== 'GROUP_REQUEST_FAILED') throw e;
+      throw new GroupRequestError(request, groupId, isRetriable(e), e);
     }
   }
 
@@ -160,16 +191,6 @@ function decodeAssignment(
   return Object.entries(decoded?.assignment ?? {})
     .flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })))
     .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-}
-
-/** Runs one group request and maps whatever KafkaJS throws to a {@link GroupRequestError} carrying its `retriable`. */
-async function groupRequest<T>(request: string, groupId: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await retryRetriable(call, isRetriable, { budgetMs: GROUP_REQUEST_BUDGET_MS });
-  } catch (e) {
-    if (e instanceof KandleError) throw e;
-    throw new GroupRequestError(request, groupId, isRetriable(e), e);
-  }
 }
 
 // KafkaJS marks protocol errors retriable per Kafka's table; its retrier gives up with a wrapper that loses the flag
@@ -203,6 +224,8 @@ async function pureKafkaFor(connection: KafkaConnection, brokers: string, reques
     brokers: brokers.split(','),
     logLevel: logLevel.NOTHING,
     requestTimeout: requestTimeoutMs,
+    // Each call is bounded by PureAdmin.bounded instead (see there).
+    enforceRequestTimeout: false,
     connectionTimeout: Math.min(requestTimeoutMs, 5_000),
     retry: RETRY,
     ...(security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl'

@@ -42,3 +42,16 @@ export async function retryRetriable<T>(
     }
   }
 }
+
+/** Rejects with `onTimeout()` when `promise` takes longer than `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

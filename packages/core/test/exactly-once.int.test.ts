@@ -270,8 +270,13 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
     };
     const zombie = spawn('zombie');
     const peer = spawn('peer');
+    await waitFor(
+      'both members to own partitions',
+      () => zombie.owned().length > 0 && peer.owned().length > 0,
+      120_000,
+    );
+    // Records start once both work, so the zombie is stopped mid-stream with a transaction open.
     const producing = produceSteadily(topics, events, 100, 250);
-    await waitFor('both members to own partitions', () => zombie.owned().length > 0 && peer.owned().length > 0, 90_000);
     const before = zombie.records();
     await waitFor('the zombie to handle records', () => zombie.records() > before, 60_000);
     zombie.process.kill('SIGSTOP');
