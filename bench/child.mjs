@@ -1,6 +1,8 @@
 // Bench child process: one client per process, so its CPU (process.cpuUsage: every thread, librdkafka's included) and
 // memory are its own and nothing else's; the parent (bench/run.mjs) sends commands over IPC and gets figures back.
 import { fork } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { connectSchemaRegistry, createCandleConsumer } from '@kandle/core';
 import { fileURLToPath } from 'node:url';
 import { createInfluxSink } from '@kandle/influx-sink';
 import { CONSUMERS, PRODUCERS } from './clients.mjs';
@@ -50,6 +52,29 @@ const log = (message) => process.send?.({ log: message });
 
 let producer = null;
 let records = null;
+let soak = null;
+
+/** GC pauses seen by this process since the last `take()`, from perf_hooks 'gc' entries. */
+export function watchGc() {
+  let pauses = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) pauses.push(entry.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    take() {
+      const taken = pauses;
+      pauses = [];
+      return {
+        count: taken.length,
+        totalMs: taken.reduce((a, b) => a + b, 0),
+        maxMs: taken.length ? Math.max(...taken) : 0,
+        p99Ms: taken.length ? percentile(taken, 99) : 0,
+      };
+    },
+    stop: () => observer.disconnect(),
+  };
+}
 
 const commands = {
   /** Builds the producer, warms it up (JIT) on its own topic with `warmupRecords`, then builds the measured one. */
@@ -94,6 +119,51 @@ const commands = {
     const run = await CONSUMERS[kind].run({ ...config, log });
     const memory = stopMemory();
     return { ...run, cpu: cpuFigures(run.cpu, run.counted, run.elapsedMs), memory };
+  },
+  /** Soak: a createCandleConsumer whose onCandles writes to createInfluxSink, running until 'soak:stop'. */
+  async 'soak:start'({ brokers, registryUrl, topic, group, sinkUrl, flushIntervalMs }) {
+    const gc = watchGc();
+    const sink = createInfluxSink({
+      host: sinkUrl,
+      token: 'soak',
+      database: 'soak',
+      ...(flushIntervalMs === undefined ? {} : { flushIntervalMs }),
+    });
+    let consumed = 0;
+    const consumer = await createCandleConsumer({
+      connection: { brokers },
+      registry: connectSchemaRegistry({ url: registryUrl }),
+      groupId: group,
+      topics: { tickers: topic, trades: null },
+      from: 'latest',
+      intervals: ['1m'],
+      onWarning: (warning) => log(`  soak consumer warning: ${warning.message}`),
+      onCandles: async (updates, context) => {
+        consumed += context.records;
+        await sink.write(updates);
+      },
+    });
+    soak = { consumer, sink, gc, consumed: () => consumed, cpu: process.cpuUsage() };
+    return { started: true };
+  },
+  'soak:sample'() {
+    const m = process.memoryUsage();
+    const cpu = process.cpuUsage(soak.cpu);
+    soak.cpu = process.cpuUsage();
+    return {
+      rssMiB: m.rss / 2 ** 20,
+      heapUsedMiB: m.heapUsed / 2 ** 20,
+      consumed: soak.consumed(),
+      gc: soak.gc.take(),
+      cpuUs: cpu.user + cpu.system,
+      sink: soak.sink.stats().pointsWritten,
+    };
+  },
+  async 'soak:stop'() {
+    await soak.consumer.close();
+    await soak.sink.close();
+    soak.gc.stop();
+    return { stopped: true, consumed: soak.consumed(), pointsWritten: soak.sink.stats().pointsWritten };
   },
   /**
    * The sink's own ceiling: `points` distinct candle points written through createInfluxSink (defaults: batches of
