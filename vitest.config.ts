@@ -24,6 +24,8 @@ export default defineConfig({
             'examples/*/test/**/*.test.ts',
             'compose/test/**/*.test.ts',
             'test/**/*.test.ts',
+            // Pure logic of the bench (run order, ratios, met / not met); never its speed.
+            'bench/**/*.test.mjs',
           ],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },

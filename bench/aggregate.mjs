@@ -1,4 +1,5 @@
-// Bench candles step: ticks folded per second by createCandleAggregator in memory, no Kafka, no decoding.
+// Bench candles step: ticks folded per second by createCandleAggregator in memory, no Kafka, no decoding, against a
+// naive single-interval OHLC fold in plain JS measured in the same process, in the same slices.
 import { createCandleAggregator } from '@kandle/core';
 import { now, percentile } from './measure.mjs';
 
@@ -26,6 +27,31 @@ function pass(records, options) {
 }
 
 /**
+ * The reference: the simplest correct 1-minute OHLC fold of in-order tickers in plain JS (one Map lookup, one
+ * bucket compare, four fields), closing a symbol's candle when its next bucket starts. No validation, no grace
+ * period, no late data, no other intervals: what the aggregator's hot path is compared with.
+ */
+export function naiveFold(records, intervalMs = 60_000) {
+  const open = new Map();
+  let closed = 0;
+  for (let i = 0; i < records.length; i++) {
+    const { symbol, eventTime, lastPrice } = records[i];
+    const start = eventTime - (eventTime % intervalMs);
+    const candle = open.get(symbol);
+    if (candle === undefined || candle.start !== start) {
+      if (candle !== undefined) closed++;
+      open.set(symbol, { start, open: lastPrice, high: lastPrice, low: lastPrice, close: lastPrice, count: 1 });
+    } else {
+      if (lastPrice > candle.high) candle.high = lastPrice;
+      if (lastPrice < candle.low) candle.low = lastPrice;
+      candle.close = lastPrice;
+      candle.count++;
+    }
+  }
+  return closed + open.size;
+}
+
+/**
  * Folds `ticks` tickers per configuration: the consumer's settings (a `'progress'` update per tick) and
  * `emitProgress: false` (closed candles only). The two take turns in 8 slices of `ticks / 8`, after a
  * warm-up slice each; the best slice is the rate (least interference from other processes), the median is kept.
@@ -37,12 +63,19 @@ export function benchAggregate({ records, ticks, log }) {
     closedOnly: { intervals: ['1m'], emitProgress: false },
   };
   const passesPerSlice = Math.max(1, Math.round(ticks / SLICES / records.length));
-  const rates = { withProgress: [], closedOnly: [] };
-  const updates = { withProgress: 0, closedOnly: 0 };
+  const rates = { withProgress: [], closedOnly: [], naive: [] };
+  const updates = { withProgress: 0, closedOnly: 0, naive: 0 };
+  const runs = {
+    withProgress: () => pass(records, configs.withProgress),
+    closedOnly: () => pass(records, configs.closedOnly),
+    naive: () => naiveFold(records),
+  };
   for (let slice = -1; slice < SLICES; slice++) {
-    for (const [name, options] of Object.entries(configs)) {
+    // Who goes first alternates, so a slow stretch of a shared machine does not always hit the same one.
+    const order = slice % 2 === 0 ? Object.keys(runs) : Object.keys(runs).reverse();
+    for (const name of order) {
       const started = now();
-      for (let p = 0; p < passesPerSlice; p++) updates[name] += pass(records, options);
+      for (let p = 0; p < passesPerSlice; p++) updates[name] += runs[name]();
       const rate = ((passesPerSlice * records.length) / (now() - started)) * 1000;
       if (slice >= 0) rates[name].push(rate);
     }
@@ -54,8 +87,21 @@ export function benchAggregate({ records, ticks, log }) {
     ticks: passesPerSlice * records.length * SLICES,
     updates: updates[name],
   });
-  const result = { withProgress: summary('withProgress'), closedOnly: summary('closedOnly'), intervals: ['1m'] };
-  for (const name of Object.keys(configs))
+  const result = {
+    withProgress: summary('withProgress'),
+    closedOnly: summary('closedOnly'),
+    naive: summary('naive'),
+    intervals: ['1m'],
+  };
+  // Same-slice ratios: each slice of the aggregator against the naive fold's slice next to it.
+  result.vsNaive = {
+    medianRatio: percentile(
+      rates.withProgress.map((r, i) => r / rates.naive[i]),
+      50,
+    ),
+    ratioOfBest: result.withProgress.ticksPerSecond / result.naive.ticksPerSecond,
+  };
+  for (const name of Object.keys(runs))
     log(
       `  aggregator ${name}: best ${Math.round(result[name].ticksPerSecond).toLocaleString('en-US')} ticks/s, ` +
         `median ${Math.round(result[name].medianTicksPerSecond).toLocaleString('en-US')}`,

@@ -3,7 +3,7 @@ import KafkaJavascript from '@confluentinc/kafka-javascript';
 import { connectSchemaRegistry, createCandleConsumer, createCryptoProducer } from '@kandle/core';
 import { symbolOf } from './fixtures.mjs';
 import { latencySummary, medianBy, now, percentile, sleep, waitUntil } from './measure.mjs';
-import { KANDLE_PRODUCER_SETTINGS } from './producer.mjs';
+import { KANDLE_PRODUCER_SETTINGS } from './clients.mjs';
 import { retryWhileTopicUnknown } from './stack.mjs';
 
 const { KafkaConsumer, Producer: RdProducer } = KafkaJavascript;
@@ -158,12 +158,16 @@ export async function benchEndToEnd(stack, { rate, seconds, symbols, rounds, log
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? ['kandle', 'raw'] : ['raw', 'kandle'];
     for (const name of order) {
+      // Both pipelines run in this process, one at a time: its CPU over the run is theirs (producer and consumer).
+      const cpuBefore = process.cpuUsage();
       const { sentAt, reachedAt } = await pipelines[name].run();
-      const latency = summarize(sentAt, reachedAt, warmup);
+      const cpu = process.cpuUsage(cpuBefore);
+      const latency = { ...summarize(sentAt, reachedAt, warmup), cpuUsPerRecord: (cpu.user + cpu.system) / total };
       results[name].push(latency);
       log(
         `  round ${round} ${pipelines[name].label} at ${rate} rec/s: ` +
-          `p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms`,
+          `p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms, ` +
+          `${latency.cpuUsPerRecord.toFixed(1)} µs CPU/rec (bench process, produce + consume)`,
       );
     }
   }

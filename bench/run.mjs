@@ -1,4 +1,5 @@
 // Bench entry point (`npm run bench`): runs every measurement on one cluster, prints the table and writes bench/results/*.json.
+import { connectSchemaRegistry, tickerSchema, valueSubject } from '@kandle/core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +11,7 @@ import { benchImport } from './import.mjs';
 import { benchEndToEnd } from './latency.mjs';
 import { benchProducers } from './producer.mjs';
 import { benchSerde } from './serde.mjs';
+import { benchSink } from './sink.mjs';
 import { settings } from './settings.mjs';
 import { openStack } from './stack.mjs';
 import { buildRows, formatMarkdown, formatTable } from './table.mjs';
@@ -35,10 +37,34 @@ async function main() {
   log(`settings ${JSON.stringify(settings)}`);
   const records = makeTickers(settings.records, { symbols: settings.symbols });
   const results = {};
+  const loadAverages = { start: os.loadavg() };
+  const step = async (name, run) => {
+    const before = os.loadavg();
+    const result = await run();
+    loadAverages[name] = { before, after: os.loadavg() };
+    return result;
+  };
 
+  // CPU-only measurements first, before any broker JVM exists.
   log('import time (before the cluster starts)');
-  results.importTime = benchImport({ log });
-  const stack = await openStack({ partitions: settings.partitions, log });
+  results.importTime = await step('importTime', () => benchImport({ log }));
+  log('aggregation alone vs a naive OHLC fold (in memory, before the cluster starts)');
+  results.aggregate = await step('aggregate', () => benchAggregate({ records, ticks: settings.aggregateTicks, log }));
+  log('sink ceiling against a loopback server answering 204 (before the cluster starts)');
+  results.sink = await step('sink', () => benchSink({ points: settings.sinkPoints, rounds: settings.rounds, log }));
+  const stack = await openStack({
+    partitions: settings.partitions,
+    log,
+    beforeCluster: async (registryUrl) => {
+      log('Avro encode / decode per core (registry up, no broker yet)');
+      results.serde = await step('serde', () =>
+        benchSerde(
+          { registryUrl },
+          { topic: `kandle-bench-serde-${startedAt.getTime()}`, records, serdeMs: settings.serdeMs, log },
+        ),
+      );
+    },
+  });
   const stopStack = () => {
     log('interrupted: stopping the stack');
     stack.stop().finally(() => process.exit(130));
@@ -46,38 +72,45 @@ async function main() {
   process.once('SIGINT', stopStack);
   process.once('SIGTERM', stopStack);
   try {
-    log('aggregation alone (in memory)');
-    results.aggregate = benchAggregate({ records, ticks: settings.aggregateTicks, log });
-    log('Avro encode / decode per core');
-    results.serde = await benchSerde(stack, {
-      topic: await stack.topic('serde'),
-      records,
-      serdeMs: settings.serdeMs,
-      log,
-    });
-    log(`producers: ${settings.records} records × ${settings.rounds} rounds, acks=all`);
-    results.producer = await benchProducers(stack, {
-      records,
-      rounds: settings.rounds,
-      inFlight: settings.inFlight,
-      kafkajsBatch: settings.kafkajsBatch,
-      log,
-    });
-    log(`consumers: ${results.producer.kandleTopic.records} records × ${settings.rounds} rounds`);
-    results.consumer = await benchConsumers(stack, {
-      topic: results.producer.kandleTopic.topic,
-      total: results.producer.kandleTopic.records,
-      rounds: settings.rounds,
-      log,
-    });
+    for (const variant of ['kandle-defaults', 'equal']) {
+      log(`producers (${variant}): ${settings.records} records × ${settings.rounds} rounds, acks=all, one child each`);
+      results[variant === 'equal' ? 'producerEqual' : 'producer'] = await step(`producer-${variant}`, () =>
+        benchProducers(stack, {
+          variant,
+          count: settings.records,
+          symbols: settings.symbols,
+          rounds: settings.rounds,
+          inFlight: settings.inFlight,
+          kafkajsBatch: settings.kafkajsBatch,
+          log,
+        }),
+      );
+    }
+    const topic = results.producer.kandleTopic.topic;
+    const schemaId = await connectSchemaRegistry({ url: stack.registryUrl }).register(
+      valueSubject(topic),
+      tickerSchema,
+    );
+    log(`consumers: ${results.producer.kandleTopic.records} records × ${settings.rounds} rounds, one child each`);
+    results.consumer = await step('consumer', () =>
+      benchConsumers(stack, {
+        topic,
+        total: results.producer.kandleTopic.records,
+        rounds: settings.rounds,
+        schemaId,
+        log,
+      }),
+    );
     log(`end to end at ${settings.e2eRate} rec/s for ${settings.e2eSeconds} s × ${settings.rounds} rounds`);
-    results.endToEnd = await benchEndToEnd(stack, {
-      rate: settings.e2eRate,
-      seconds: settings.e2eSeconds,
-      symbols: settings.symbols,
-      rounds: settings.rounds,
-      log,
-    });
+    results.endToEnd = await step('endToEnd', () =>
+      benchEndToEnd(stack, {
+        rate: settings.e2eRate,
+        seconds: settings.e2eSeconds,
+        symbols: settings.symbols,
+        rounds: settings.rounds,
+        log,
+      }),
+    );
   } finally {
     process.removeListener('SIGINT', stopStack);
     process.removeListener('SIGTERM', stopStack);
@@ -88,7 +121,7 @@ async function main() {
   const report = {
     date: startedAt.toISOString(),
     durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    machine: { ...machineAtStart, loadAverageAtEnd: os.loadavg() },
+    machine: { ...machineAtStart, loadAverageAtEnd: os.loadavg(), loadAverages },
     stack: stack.owned ? 'own 3-broker cluster + registry started by the bench' : 'external (KAFKA_BROKERS)',
     settings,
     results,

@@ -30,6 +30,8 @@ export const settings = Object.freeze({
   serdeMs: positiveInt('KANDLE_BENCH_SERDE_MS', 2_000),
   /** Ticks folded by the in-memory aggregation measurement. */
   aggregateTicks: positiveInt('KANDLE_BENCH_AGG_TICKS', 4_000_000),
+  /** Points written per round of the sink ceiling measurement (after a warm-up of up to 50,000). */
+  sinkPoints: positiveInt('KANDLE_BENCH_SINK_POINTS', 200_000),
   /** Rate of the end-to-end tick → candle latency run, records/s. */
   e2eRate: positiveInt('KANDLE_BENCH_E2E_RATE', 1_000),
   /** Measured seconds of the end-to-end run, after 2 s of warm-up at the same rate. */

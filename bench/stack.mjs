@@ -24,30 +24,32 @@ export async function retryWhileTopicUnknown(create) {
  * and a registry that `stop()` ends again. `stop()` also deletes the topics the bench created on a
  * stack it does not own.
  */
-export async function openStack({ partitions, log }) {
+export async function openStack({ partitions, log, beforeCluster }) {
   const external = process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL;
   let cluster;
   let registry;
   let brokers = process.env.KAFKA_BROKERS;
   let registryUrl = process.env.SCHEMA_REGISTRY_URL;
   if (!external) {
-    log('starting a 3-broker Kafka cluster and a schema registry (about 30 s)…');
+    // The registry first and alone: `beforeCluster` (CPU-only measurements that need a registry) runs before any
+    // broker JVM exists.
+    log('starting a schema registry…');
     const started = Date.now();
-    const [c, r] = await Promise.allSettled([
-      startKafkaCluster({ brokers: 3, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 }),
-      startSchemaRegistry(),
-    ]);
-    cluster = c.status === 'fulfilled' ? c.value : undefined;
-    registry = r.status === 'fulfilled' ? r.value : undefined;
-    if (!cluster || !registry) {
-      await Promise.allSettled([cluster?.stop(), registry?.stop()]);
-      throw c.status === 'rejected' ? c.reason : r.reason;
+    registry = await startSchemaRegistry();
+    try {
+      await beforeCluster?.(registry.url);
+      log('starting a 3-broker Kafka cluster (about 30 s)…');
+      cluster = await startKafkaCluster({ brokers: 3, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 });
+    } catch (e) {
+      await registry.stop().catch(() => undefined);
+      throw e;
     }
     brokers = cluster.bootstrapServers;
     registryUrl = registry.url;
     log(`cluster at ${brokers}, registry at ${registryUrl}, up in ${Date.now() - started} ms`);
   } else {
     log(`using KAFKA_BROKERS=${brokers} and SCHEMA_REGISTRY_URL=${registryUrl}`);
+    await beforeCluster?.(registryUrl);
   }
 
   const runId = randomBytes(3).toString('hex');
@@ -70,13 +72,27 @@ export async function openStack({ partitions, log }) {
       const name = `kandle-bench-${runId}-${purpose}`;
       // The fixtures' event times (2025-01-01) become the records' Kafka timestamps: with the default 7-day retention
       // the broker's retention check deletes them mid-run, which once looked like consumers stalling at 104,478 of 120,000.
-      await admin.ensureTopic({
-        name,
-        partitions,
-        replicationFactor: 3,
-        minInsyncReplicas: 2,
-        configs: { 'retention.ms': '-1' },
-      });
+      const ensure = () =>
+        admin.ensureTopic({
+          name,
+          partitions,
+          replicationFactor: 3,
+          minInsyncReplicas: 2,
+          configs: { 'retention.ms': '-1' },
+        });
+      // Checking a just-created topic's configs can meet a broker whose metadata has not caught up yet
+      // ("This server does not host this topic-partition"): retried for up to 15 s.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          await ensure();
+          break;
+        } catch (e) {
+          const unknown = e?.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e?.code === 'UNKNOWN_TOPIC';
+          if (!unknown || Date.now() > deadline) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
       created.push(name);
       return name;
     },
