@@ -9,6 +9,7 @@ import { benchConsumers } from './consumer.mjs';
 import { makeTickers } from './fixtures.mjs';
 import { benchImport } from './import.mjs';
 import { benchEndToEnd } from './latency.mjs';
+import { benchProcessingModes, benchRestore } from './processing.mjs';
 import { benchProducers } from './producer.mjs';
 import { benchSerde } from './serde.mjs';
 import { benchSink } from './sink.mjs';
@@ -101,6 +102,14 @@ async function main() {
         log,
       }),
     );
+    log(
+      `exactly-once vs at-least-once with a candles topic: ${results.producer.kandleTopic.records} records × ${settings.rounds} rounds`,
+    );
+    results.processing = await step('processing', () =>
+      benchProcessingModes(stack, { topic, total: results.producer.kandleTopic.records, rounds: settings.rounds, log }),
+    );
+    log('restore of 10,000 open candles from the changelog');
+    results.restore = await step('restore', () => benchRestore(stack, { openCandles: 10_000, log }));
     log(`end to end at ${settings.e2eRate} rec/s for ${settings.e2eSeconds} s × ${settings.rounds} rounds`);
     results.endToEnd = await step('endToEnd', () =>
       benchEndToEnd(stack, {

@@ -286,7 +286,49 @@ export function buildRows(results) {
       );
     }
   }
+  processingRows(rows, results.processing, results.restore);
   return rows;
+}
+
+/** Exactly-once vs at-least-once consumption (candles topic on in both), and the restore of open candles. */
+function processingRows(rows, p, r) {
+  if (p) {
+    const eos = median(p.exactlyOnce.rounds.map((x) => x.recordsPerSecond));
+    const alo = median(p.atLeastOnce.rounds.map((x) => x.recordsPerSecond));
+    rows.push(
+      row(
+        'consume → candles topic rec/s, exactly-once (peer: at-least-once)',
+        int(eos),
+        int(alo),
+        eos / alo,
+        '≥ 0.6x',
+        meets(eos / alo, '≥', 0.6),
+      ),
+    );
+    const eosCpu = median(p.exactlyOnce.rounds.map((x) => x.cpuMicrosPerRecord));
+    const aloCpu = median(p.atLeastOnce.rounds.map((x) => x.cpuMicrosPerRecord));
+    rows.push(
+      row(
+        'consume → candles topic CPU/record, exactly-once (peer: at-least-once)',
+        us(eosCpu),
+        us(aloCpu),
+        eosCpu / aloCpu,
+        '',
+        null,
+      ),
+    );
+  }
+  if (r)
+    rows.push(
+      row(
+        `restore ${int(r.openCandles)} open candles from the changelog (peer: a fresh group's start)`,
+        ms(r.restoreMs),
+        ms(r.freshStartMs),
+        r.restoreMs / r.freshStartMs,
+        '',
+        null,
+      ),
+    );
 }
 
 /** The rows as a fixed-width text table. */

@@ -96,3 +96,17 @@ describe('buildRows', () => {
     expect(rows.find((r) => r.metric.startsWith('sink')).met).toBe(false);
   });
 });
+
+describe('processing rows', () => {
+  it('judge exactly-once throughput against at-least-once of the same run, and report the restore', () => {
+    const mode = (recordsPerSecond, cpuMicrosPerRecord) => ({ rounds: [{ recordsPerSecond, cpuMicrosPerRecord }] });
+    const rows = buildRows({
+      processing: { exactlyOnce: mode(500, 30), atLeastOnce: mode(1000, 20) },
+      restore: { openCandles: 10_000, restoreMs: 2000, freshStartMs: 1000 },
+    });
+    const eos = rows.find((r) => r.metric.startsWith('consume → candles topic rec/s'));
+    expect(eos).toMatchObject({ ratio: 0.5, target: '≥ 0.6x', met: false });
+    expect(rows.find((r) => r.metric.includes('CPU/record, exactly-once'))?.ratio).toBeCloseTo(1.5);
+    expect(rows.find((r) => r.metric.startsWith('restore 10,000'))?.ratio).toBe(2);
+  });
+});
