@@ -17,7 +17,8 @@ async function modeRun(stack, { topic, total, processing, log }) {
     groupId,
     topics: { tickers: topic, trades: null },
     intervals: ['1m'],
-    output: { topic: await stack.topic(`candles-${processing}`) },
+    // Created by the consumer itself (compacted), as a user's would be.
+    output: { topic: `kandle-bench-${stack.runId}-candles-${processing}` },
     processing,
     onWarning: (w) => log(`  ${processing} warning: ${w.message}`),
     onCandles: (_updates, context) => {

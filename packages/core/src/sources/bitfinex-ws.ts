@@ -39,7 +39,8 @@ const INFO_MAINTENANCE_START = 20060;
 const INFO_MAINTENANCE_END = 20061;
 const ALREADY_SUBSCRIBED = 10301;
 // A subscription that failed for these reasons will fail again on the same connection; stop waiting for it.
-const SUBSCRIBE_FAILURES = new Set([10001, 10300, 10302, 10305]);
+// 10000 (unknown event) and 10020 (bad request parameters) are refusals of the request itself, just as final.
+const SUBSCRIBE_FAILURES = new Set([10000, 10001, 10020, 10300, 10302, 10305]);
 
 /** Options of {@link createBitfinexWsSource}. */
 export interface BitfinexWsSourceOptions {

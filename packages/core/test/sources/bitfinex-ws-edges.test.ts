@@ -95,6 +95,23 @@ describe('Bitfinex WebSocket source: subscriptions that are not confirmed', () =
     expect(h.source.status).toBe('live');
   });
 
+  it.each([10000, 10020])(
+    'fails a subscription answered with %i at once: no retry, no fresh connection',
+    async (code) => {
+      const h = await open({ channels: ['trades'] }, {}, (s) => {
+        s.faults.neverConfirm.add('trades:tBTCUSD');
+      });
+      await h.server.waitFor(() => chanOf(h, 'trades') !== undefined);
+      const subId = h.server.subscriptions.find((x) => x.channel === 'trades')?.subId;
+      h.server.sendRaw({ event: 'error', msg: 'request refused', code, channel: 'trades', symbol: 'tBTCUSD', subId });
+      await h.server.waitFor(() => h.errors.some((e) => e instanceof BitfinexApiError && e.bitfinexCode === code));
+      // Well past the 80 ms subscribe timeout: a retry would have met a 10301 and recycled the connection.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(reasons(h)).not.toContain('subscribe-timeout');
+      expect(h.server.connections).toBe(1);
+    },
+  );
+
   it('answers a 10301 for a channel it never had by resubscribing on a fresh connection', async () => {
     const h = await open({ channels: ['trades'] }, {}, (s) => {
       s.faults.alreadySubscribed.add('trades:tBTCUSD');
