@@ -12,9 +12,21 @@ export interface CommitMetadata {
   w: Record<string, number>;
 }
 
-/** Serializes {@link CommitMetadata}; Kafka keeps up to 4096 bytes by default, so keys are short. */
+/**
+ * Most bytes of commit metadata kandle writes. Brokers refuse a commit whose metadata exceeds
+ * `offset.metadata.max.bytes` (default 4096) with "Offset metadata string too large", every time: with a few
+ * hundred symbols the event times alone passed that, and no offset was ever committed.
+ */
+export const MAX_COMMIT_METADATA_BYTES = 2048;
+
+/**
+ * Serializes {@link CommitMetadata}; keys are short. The event times are informational (the changelog holds every
+ * clock), so when they would not fit in {@link MAX_COMMIT_METADATA_BYTES}, `w` is written empty; the owner always is.
+ */
 export function formatCommitMetadata(owner: string, maxEventTime: Map<string, number>): string {
-  return JSON.stringify({ o: owner, w: Object.fromEntries(maxEventTime) } satisfies CommitMetadata);
+  const full = JSON.stringify({ o: owner, w: Object.fromEntries(maxEventTime) } satisfies CommitMetadata);
+  if (Buffer.byteLength(full) <= MAX_COMMIT_METADATA_BYTES) return full;
+  return JSON.stringify({ o: owner, w: {} } satisfies CommitMetadata);
 }
 
 /** Parses commit metadata written by {@link formatCommitMetadata}; null for anything else. */
