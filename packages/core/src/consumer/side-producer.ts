@@ -74,17 +74,22 @@ export async function connectProducer(
 export function sendRecord(producer: Producer, record: SideRecord): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     try {
-      producer.produce(
-        record.topic,
-        record.partition,
-        record.value,
-        record.key,
-        record.timestamp ?? Date.now(),
-        (e?: unknown) => (e ? reject(e) : resolve()),
-        (record.headers ?? []) as never,
-      );
+      produceRecord(producer, record, (e) => (e ? reject(e) : resolve()));
     } catch (e) {
       reject(e); // queue full, unknown partition, or no transaction to produce in: the caller decides
     }
   });
+}
+
+/** Hands one record to librdkafka; `delivered` gets its delivery report. Throws when librdkafka refuses it. */
+export function produceRecord(producer: Producer, record: SideRecord, delivered: (e?: unknown) => void): void {
+  producer.produce(
+    record.topic,
+    record.partition,
+    record.value,
+    record.key,
+    record.timestamp ?? Date.now(),
+    delivered,
+    (record.headers ?? []) as never,
+  );
 }

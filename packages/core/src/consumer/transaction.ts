@@ -3,7 +3,8 @@ import type { TopicPartition } from '../assignors/types';
 import type { RdkafkaSettings, ResolvedKafkaConnection } from '../config';
 import { KandleError, kandleErrorFrom } from '../errors';
 import type { KafkaConsumer, Producer } from '../rdkafka';
-import { connectProducer, type SideProducer, sendRecord } from './side-producer';
+import { sleep } from '../retry';
+import { connectProducer, produceRecord, type SideProducer } from './side-producer';
 
 /** Offsets to commit with the transaction: the next record to read per partition. */
 export type TransactionOffset = TopicPartition & { offset: number };
@@ -28,6 +29,8 @@ interface TransactionFailure {
 }
 
 const TRANSACTION_CALL_TIMEOUT_MS = 30_000;
+/** librdkafka's RD_KAFKA_RESP_ERR__QUEUE_FULL. */
+const QUEUE_FULL = -184;
 
 /**
  * Connects a transactional producer: `transactional.id` = `transactionalId`. A restarted member with the same id
@@ -47,6 +50,8 @@ export async function createTransactionalProducer(options: {
   let open: Promise<void> | null = null;
   /** The open transaction failed: what is sent into it is dropped, and the next commit aborts it. */
   let doomed: unknown = null;
+  /** Counts transactions, so a late delivery report (a record purged by an abort) cannot doom the next one. */
+  let generation = 0;
   const begin = (): Promise<void> => {
     open ??= call((cb) => producer.beginTransaction(cb));
     return open;
@@ -55,6 +60,7 @@ export async function createTransactionalProducer(options: {
     const fatal = (cause as TransactionFailure)?.isFatal === true;
     open = null;
     doomed = null;
+    generation++;
     if (fatal) {
       // Fenced by a newer incarnation, or the broker expired the transaction: this producer is done for.
       await disconnect(producer);
@@ -76,13 +82,26 @@ export async function createTransactionalProducer(options: {
     );
   };
   return {
+    // Resolves once librdkafka holds the record, not once it is acknowledged: commitTransaction flushes and fails
+    // if any record failed (a batch waiting for its acks cost a round trip per batch: half the throughput).
     async send(record) {
       if (doomed) return; // it will be aborted: the records would be discarded anyway
       try {
         await begin();
-        await sendRecord(producer, record);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            // An error inside a transaction dooms all of it; the caller's work is redone after the abort.
+            const sentIn = generation;
+            produceRecord(producer, record, (e) => {
+              if (e && sentIn === generation) doomed ??= e;
+            });
+            return;
+          } catch (e) {
+            if ((e as { code?: number }).code !== QUEUE_FULL || attempt >= 500) throw e;
+            await sleep(10); // librdkafka's queue is full: wait for it to drain
+          }
+        }
       } catch (e) {
-        // An error inside a transaction dooms all of it; the caller's work is redone after the abort.
         doomed ??= e;
       }
     },
@@ -97,6 +116,7 @@ export async function createTransactionalProducer(options: {
           );
         await call((cb) => producer.commitTransaction(TRANSACTION_CALL_TIMEOUT_MS, cb));
         open = null;
+        generation++;
       } catch (e) {
         await abort(e);
       }
