@@ -1,7 +1,14 @@
 // Admin: creates and validates topics, and describes topics and groups for the dashboard and tests.
 import { type KafkaConnection, resolveKafkaConnection } from './config';
-import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
-import { type GroupRequestOptions, type GroupState, PureAdmin } from './pure-admin';
+import {
+  BrokerUnreachableError,
+  ConfigError,
+  GroupRequestError,
+  KandleError,
+  TopicMismatchError,
+  UnknownTopicError,
+} from './errors';
+import { GROUP_REQUEST_BUDGET_MS, type GroupRequestOptions, type GroupState, PureAdmin } from './pure-admin';
 import { backoffMs, sleep, withTimeout } from './retry';
 import { loadNativeClient, type Producer } from './rdkafka';
 
@@ -167,6 +174,35 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     return partitionStates(partitions);
   };
 
+  // End offsets through librdkafka, which follows a leader change by itself: KafkaJS keeps asking the leader its
+  // metadata names (refreshed only every 5 minutes), and answered "no leader … leadership election" for as long as
+  // a stopped broker stayed down. A ListOffsets answer is not one of the group answers the binding crashes on.
+  const watermarks = async (topic: string, groupId: string, budgetMs: number) => {
+    const fetch = async () => {
+      const handle = await metadataHandle();
+      const partitions = await describeTopic(topic, { timeoutMs: budgetMs });
+      return Promise.all(
+        partitions.map(
+          (p) =>
+            new Promise<{ partition: number; low: number; high: number }>((resolve, reject) =>
+              handle.queryWatermarkOffsets(topic, p.partition, budgetMs, (err, offsets) =>
+                err
+                  ? reject(err)
+                  : resolve({ partition: p.partition, low: offsets.lowOffset, high: offsets.highOffset }),
+              ),
+            ),
+        ),
+      );
+    };
+    const timedOut = () => new GroupRequestError('fetch end offsets', groupId, true, `no answer within ${budgetMs} ms`);
+    try {
+      return await withTimeout(fetch(), budgetMs, timedOut);
+    } catch (e) {
+      if (e instanceof KandleError) throw e;
+      throw new GroupRequestError('fetch end offsets', groupId, true, e);
+    }
+  };
+
   return {
     async ensureTopic(spec) {
       const partitions = spec.partitions ?? 2;
@@ -256,10 +292,10 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       );
     },
     describeGroup: (groupId, options) => pure.describeGroup(groupId, options),
-    async groupLag(groupId, topic, options) {
+    async groupLag(groupId, topic, options = {}) {
       const [committed, ends] = await Promise.all([
         pure.committedOffsets(groupId, topic, options),
-        pure.endOffsets(topic, groupId, options),
+        watermarks(topic, groupId, options.budgetMs ?? GROUP_REQUEST_BUDGET_MS),
       ]);
       const byPartition = new Map(committed.map((p) => [p.partition, p.offset]));
       return ends.map((e) => {

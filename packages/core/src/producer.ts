@@ -51,6 +51,13 @@ export interface CryptoProducerOptions {
   lingerMs?: number;
   /** `message.timeout.ms`: give up on a record after this long. Default 30000. */
   deliveryTimeoutMs?: number;
+  /**
+   * The topics' `min.insync.replicas`, when the caller knows it (it created the topics). Used only to explain a
+   * delivery timeout as `NotEnoughReplicasError`; when given, that diagnosis reads only the ISR (librdkafka metadata,
+   * answered by any live broker) instead of also asking the cluster's config over KafkaJS, which can pick a stopped
+   * broker and miss the 10 s diagnosis window. Default: asked from the cluster.
+   */
+  minInsyncReplicas?: number;
   /** librdkafka statistics period; 0 turns metrics callbacks off. Default 0. */
   statisticsIntervalMs?: number;
   /** Called with fresh metrics every `statisticsIntervalMs`. */
@@ -152,7 +159,7 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       diagnosisAdmin ??= createKafkaAdmin(options.connection);
       const admin = await withTimeout(diagnosisAdmin, 10_000, () => timeout);
       const [state, minIsr] = await withTimeout(
-        Promise.all([admin.describeTopic(topic), admin.minInsyncReplicas(topic)]),
+        Promise.all([admin.describeTopic(topic), options.minInsyncReplicas ?? admin.minInsyncReplicas(topic)]),
         10_000,
         () => timeout,
       );
