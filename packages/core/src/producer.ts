@@ -172,9 +172,11 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
     return timeout;
   };
 
+  // Records awaiting their delivery report: close() fails those it could not flush, so no send stays unsettled.
+  const outstanding = new Set<Pending>();
   producer.on('delivery-report', (err, report) => {
     const pending = report.opaque as Pending | undefined;
-    if (!pending) return;
+    if (!pending || !outstanding.delete(pending)) return;
     if (err) {
       failed++;
       const error = deliveryError(err, pending.topic, report.partition);
@@ -242,8 +244,10 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       const symbol = event.kind === 'ticker' ? event.ticker.symbol : event.trade.symbol;
       const timestamp = event.kind === 'ticker' ? event.ticker.eventTime : event.trade.time;
       try {
+        outstanding.add(pending);
         producer.produce(topic, partition, value, keyOf(symbol), timestamp, pending);
       } catch (e) {
+        outstanding.delete(pending);
         failed++;
         reject(deliveryError(e, topic, partition ?? -1));
       }
@@ -293,6 +297,14 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       closed = true;
       await new Promise<void>((resolve) => producer.flush(30_000, () => resolve()));
       await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+      // A producer in a fatal state (or with brokers gone) can disconnect with records never reported.
+      for (const pending of outstanding) {
+        failed++;
+        pending.reject(
+          new KandleError('CLIENT_CLOSED', `producer closed before a record for ${pending.topic} was acknowledged`),
+        );
+      }
+      outstanding.clear();
       if (diagnosisAdmin) await (await diagnosisAdmin.catch(() => null))?.close();
     },
   };
