@@ -92,7 +92,10 @@ export function createTimeline(options: TimelineOptions = {}): Timeline {
         const shrunk = before.isr.filter((id) => !p.isr.includes(id));
         const grown = p.isr.filter((id) => !before.isr.includes(id));
         if (shrunk.length > 0)
-          add('isr-shrink', `${name}: ISR ${before.isr.join(',')} → ${p.isr.join(',') || '(empty)'} (lost ${shrunk})`);
+          add(
+            'isr-shrink',
+            `${name}: ISR ${before.isr.join(',')} → ${p.isr.join(',') || '(empty)'} (${shrunk} out of sync)`,
+          );
         if (grown.length > 0)
           add(
             'isr-expand',

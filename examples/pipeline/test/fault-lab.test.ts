@@ -128,7 +128,7 @@ describe('createTimeline', () => {
     expect(timeline.events().map((e) => [e.at, e.kind, e.message])).toEqual([
       [2_000, 'broker-down', 'broker 2 down (not in the cluster metadata)'],
       [2_000, 'leader', 't[0]: leader 2 → 1'],
-      [2_000, 'isr-shrink', 't[0]: ISR 1,2,3 → 1,3 (lost 2)'],
+      [2_000, 'isr-shrink', 't[0]: ISR 1,2,3 → 1,3 (2 out of sync)'],
       [2_000, 'group', expect.stringMatching(/^group Stable → PreparingRebalance; 1 member/)],
     ]);
     timeline.observe({
