@@ -197,6 +197,8 @@ function renderKafka(view) {
             h(
               'tr',
               {
+                class: part.underReplicated ? 'under-replicated' : '',
+                'data-under-replicated': String(part.underReplicated),
                 'data-topic': topic.name,
                 'data-partition': part.partition,
                 'data-leader': part.leader,
@@ -205,11 +207,11 @@ function renderKafka(view) {
                 'data-member': part.member ?? '',
               },
               h('td', {}, String(part.partition)),
-              h('td', {}, String(part.leader)),
+              h('td', { class: part.leader < 0 ? 'warn' : '' }, part.leader < 0 ? 'none' : String(part.leader)),
               h(
                 'td',
                 {
-                  class: part.isr.length < part.replicas.length ? 'warn' : '',
+                  class: part.underReplicated ? 'warn' : '',
                   title: `replicas ${part.replicas.join(',')}`,
                 },
                 part.isr.join(','),
@@ -226,6 +228,10 @@ function renderKafka(view) {
     ),
   );
 
+  renderParts(view.parts);
+  renderBrokers(view.brokers, view.lab);
+  renderWrites(view.writes, view.ledger);
+  renderTimeline(view.timeline);
   $('group-name').textContent = `${view.group.groupId} · ${view.group.state} · ${view.group.protocol || 'no protocol'}`;
   $('members')
     .querySelector('tbody')
@@ -240,6 +246,117 @@ function renderKafka(view) {
         ),
       ),
     );
+}
+
+const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
+
+/** Each part of the view says whether it is live, or since when it is stale and why: the rest stays live. */
+function renderParts(parts) {
+  for (const node of document.querySelectorAll('.part-status')) {
+    const part = parts[node.dataset.part];
+    node.dataset.ok = String(part.ok);
+    node.textContent = part.ok
+      ? 'live'
+      : `unavailable: ${part.error}; ${part.at ? `last known ${clock(part.at)}` : 'never fetched'}`;
+  }
+}
+
+function renderBrokers(brokers, lab) {
+  const labBusy = lab.enabled && lab.busy !== null;
+  $('brokers').replaceChildren(
+    ...brokers.map((b) => {
+      const state = b.up === null ? 'unknown' : b.up ? 'up' : 'down';
+      const buttons = lab.enabled
+        ? [
+            labButton('kill -9', 'kill', b.id, labBusy || b.jvm !== 'running'),
+            labButton('stop', 'stop', b.id, labBusy || b.jvm !== 'running'),
+            labButton('start', 'start', b.id, labBusy || b.jvm !== 'stopped'),
+          ]
+        : [];
+      return h(
+        'li',
+        { 'data-broker': b.id, 'data-state': state, 'data-jvm': b.jvm ?? '' },
+        h('span', { class: 'broker-name' }, `broker ${b.id}`),
+        h('span', { class: 'badge', 'data-state': state }, state),
+        h('span', { class: 'hint' }, `leads ${b.leaderOf}${b.jvm ? ` · JVM ${b.jvm}` : ''}`),
+        ...buttons,
+      );
+    }),
+  );
+  $('lab-status').textContent = !lab.enabled
+    ? lab.reason
+    : lab.busy
+      ? `fault lab: ${lab.busy.action} broker ${lab.busy.brokerId} in progress since ${clock(lab.busy.startedAt)}…`
+      : lab.last
+        ? `fault lab: last ${lab.last.action} broker ${lab.last.brokerId} ${lab.last.error ? `failed: ${lab.last.error}` : `done ${clock(lab.last.endedAt)}`}`
+        : 'fault lab: the brokers are JVMs this job started; stop or kill one and watch the view';
+}
+
+/** One request at a time from this page too: every lab button is disabled from the click until the answer. */
+let labRequestPending = false;
+
+function labButton(label, action, brokerId, disabled) {
+  const button = h('button', { type: 'button', class: 'lab', 'data-action': action, 'data-broker': brokerId }, label);
+  button.disabled = disabled || labRequestPending;
+  button.addEventListener('click', () => void requestFault(action, brokerId));
+  return button;
+}
+
+async function requestFault(action, brokerId) {
+  if (labRequestPending) return;
+  labRequestPending = true;
+  for (const button of document.querySelectorAll('button.lab')) button.disabled = true;
+  try {
+    const response = await fetch(`/api/fault?${new URLSearchParams({ action, broker: String(brokerId) })}`, {
+      method: 'POST',
+      headers: { 'x-kandle-fault': '1' },
+    });
+    const body = await response.json();
+    if (!response.ok) $('lab-status').textContent = `fault lab refused (${response.status}): ${body.error}`;
+    else if (state.kafka) renderBrokers(state.kafka.brokers, body.lab);
+  } catch (e) {
+    $('lab-status').textContent = `fault lab request failed: ${e.message}`;
+  } finally {
+    labRequestPending = false;
+  }
+}
+
+function renderWrites(writes, ledger) {
+  $('writes').replaceChildren(
+    ...writes.map((w) =>
+      h('li', { 'data-topic': w.topic, 'data-accepted': String(w.accepted) }, h('b', {}, w.topic), ` ${w.summary}`),
+    ),
+  );
+  if (!ledger) return $('ledger').replaceChildren();
+  $('ledger').replaceChildren(
+    ...[
+      ['produced', ledger.produced],
+      ['acknowledged', ledger.acknowledged],
+      ['refused', ledger.refused],
+      ['failed', ledger.failed],
+      ['pending', ledger.pending],
+      ['lost', ledger.lost],
+    ].flatMap(([term, value]) => [
+      h('dt', {}, term),
+      h('dd', { 'data-count': term }, value === null ? 'unknown (offsets unavailable)' : number(value)),
+    ]),
+  );
+}
+
+function renderTimeline(events) {
+  $('timeline').replaceChildren(
+    ...events
+      .slice()
+      .reverse()
+      .map((e) =>
+        h(
+          'li',
+          { 'data-kind': e.kind },
+          h('time', { datetime: new Date(e.at).toISOString() }, clock(e.at)),
+          ` ${e.message}`,
+        ),
+      ),
+  );
 }
 
 // ---- pickers

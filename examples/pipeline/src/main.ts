@@ -13,7 +13,13 @@ async function main(): Promise<number> {
   const stack = await resolveStack(config);
   let pipeline: Awaited<ReturnType<typeof startPipeline>>;
   try {
-    pipeline = await startPipeline({ ...config, kafkaBrokers: stack.brokers, schemaRegistryUrl: stack.registryUrl });
+    pipeline = await startPipeline({
+      ...config,
+      kafkaBrokers: stack.brokers,
+      schemaRegistryUrl: stack.registryUrl,
+      // The fault lab only for JVMs this process started (origin `started`); resolveStack leaves it unset otherwise.
+      ...(stack.brokerControl ? { brokerControl: stack.brokerControl } : {}),
+    });
   } catch (e) {
     await stack.stop();
     throw e;

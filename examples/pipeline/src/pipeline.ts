@@ -22,11 +22,15 @@ import {
 import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
 import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
+import { type BrokerControl, createFaultLab, type FaultLab } from './fault-lab';
 import { createKafkaViewer } from './kafka-view';
 import { createMessageBrowser } from './message-browser';
 import { createPipelineMetrics, type PipelineMetrics } from './metrics';
 import { type RawWriter, startRawWriter } from './raw-writer';
+import { createRenewingProducer } from './renewing-producer';
 import { type PageServer, startPageServer } from './server';
+import { createTimeline, type Timeline } from './timeline';
+import { createWriteLedger, type WriteLedger } from './write-ledger';
 
 /** Options of {@link startPipeline}: the configuration with the Kafka stack resolved, plus tuning knobs. */
 export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | 'schemaRegistryUrl' | 'stackMode'> {
@@ -50,6 +54,12 @@ export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | '
   maxInFlight?: number;
   /** How often the page's Kafka view refreshes. Default 2000 ms. */
   kafkaRefreshMs?: number;
+  /**
+   * The broker JVMs behind `kafkaBrokers` when this process started them (`resolveStack`'s `brokerControl` for origin
+   * `started`, or a test's own cluster): turns on the page's fault lab. Never pass brokers this process did not
+   * start. Default: none (the lab is off and says why).
+   */
+  brokerControl?: BrokerControl;
   /** Default `console.log`. */
   log?: (message: string) => void;
   /** Default `console.warn`. */
@@ -73,6 +83,12 @@ export interface RunningPipeline {
   rawWriter: RawWriter | undefined;
   /** What `GET /metrics` serves. */
   metrics: PipelineMetrics;
+  /** The producer's records produced, acknowledged, refused and failed. */
+  ledger: WriteLedger;
+  /** What the page's timeline shows. */
+  timeline: Timeline;
+  /** The page's fault lab (off unless `brokerControl` was given). */
+  faultLab: FaultLab;
   server: PageServer;
   /**
    * Stops in data-flow order: source, producer (flush), consumers (drain the batch in flight, commit),
@@ -150,6 +166,20 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     }
 
     const store = createCandleStore();
+    const timeline = createTimeline();
+    const ledger = createWriteLedger({
+      onTransition: (t) => {
+        timeline.add(t.kind === 'refused' ? 'writes-refused' : 'writes-resumed', t.message);
+        (t.kind === 'refused' ? warn : log)(t.message);
+      },
+    });
+    const faultLab = createFaultLab({
+      control: options.brokerControl,
+      onEvent: (_kind, message) => {
+        timeline.add('fault', message);
+        log(`fault lab: ${message}`);
+      },
+    });
     const influx = options.influx;
     const sink = influx
       ? createInfluxSink({ host: influx.host, token: influx.token, database: influx.database })
@@ -200,16 +230,27 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       started.consumers.push(consumer);
     }
 
-    const producer = await whenTopicsVisible(() =>
-      createCryptoProducer({
-        connection,
-        registry,
-        topics: options.topics,
-        acks: 'all',
-        partitioning: 'key-hash',
-        statisticsIntervalMs: 1000,
-      }),
-    );
+    const producer = await createRenewingProducer({
+      create: () =>
+        whenTopicsVisible(() =>
+          createCryptoProducer({
+            connection,
+            registry,
+            topics: options.topics,
+            acks: 'all',
+            partitioning: 'key-hash',
+            statisticsIntervalMs: 1000,
+            minInsyncReplicas: options.minInsyncReplicas ?? 2,
+          }),
+        ),
+      onRenew: ({ replaced, reason }) => {
+        const message = replaced
+          ? `producer replaced after a fatal error (${reason})`
+          : `producer could not be replaced: ${reason}`;
+        timeline.add('fault', message);
+        warn(message);
+      },
+    });
     started.producer = producer;
 
     started.rawWriter = sink ? await startRawCopy(options, sink, registry, warn) : undefined;
@@ -221,6 +262,10 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       symbols: options.symbols,
       producer,
       consumers: started.consumers,
+      minInsyncReplicas: options.minInsyncReplicas ?? 2,
+      ledger,
+      timeline,
+      lab: faultLab,
     });
     const server = await startPageServer({
       host: options.host,
@@ -237,12 +282,13 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       kafkaView: viewer.snapshot,
       messages: createMessageBrowser({ brokers: options.kafkaBrokers, registry, topics: options.topics }),
       metrics,
+      ...(options.brokerControl ? { faultLab } : {}),
       ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
       warn,
     });
     started.server = server;
 
-    const source = feedProducer(options, producer, metrics, warn);
+    const source = feedProducer(options, producer, metrics, ledger, warn);
     started.source = source;
     await source.start();
 
@@ -256,6 +302,9 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       sink,
       rawWriter: started.rawWriter,
       metrics,
+      ledger,
+      timeline,
+      faultLab,
       server,
       stop: stopOnce,
     };
@@ -319,13 +368,16 @@ function feedProducer(
   options: PipelineOptions,
   producer: CryptoProducer,
   metrics: PipelineMetrics,
+  ledger: WriteLedger,
   warn: (message: string) => void,
 ): MarketSource {
   const reportSendFailure = throttled(warn, 10_000);
   const inFlight = createInFlightGate(options.maxInFlight ?? 20_000, metrics.observeDelivery);
   const source = createSource(options, inFlight.whenBelowLimit);
   source.onEvent((event) => {
-    inFlight.track(producer.send(event)).catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
+    inFlight
+      .track(ledger.track(producer.send(event)))
+      .catch((e: Error) => reportSendFailure(`produce failed: ${e.message}`));
   });
   source.onError(
     throttled(

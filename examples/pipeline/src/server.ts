@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { CandleInterval, CandleSource } from '@kandle/core';
 import type { CandleStore } from './candle-store';
 import type { KafkaView } from './kafka-view';
+import { type FaultAction, type FaultLab, FaultRequestError } from './fault-lab';
 import { BrowseRequestError, type MessageBrowser } from './message-browser';
 
 /** What `GET /api/config` tells the page. */
@@ -30,8 +31,13 @@ export interface PageServerOptions {
   port: number;
   store: CandleStore;
   info: PageInfo;
-  /** Takes a fresh Kafka view (rejects when the cluster cannot answer). */
+  /** Takes a fresh Kafka view; should answer within a couple of seconds whatever the cluster does. */
   kafkaView: () => Promise<KafkaView>;
+  /**
+   * Serves `POST /api/fault` (stop, kill, start a broker) when given: pass it only for brokers this process started.
+   * Default: none (the route answers 404).
+   */
+  faultLab?: FaultLab;
   /** Serves `GET /api/messages` (the page's message browser). Default: none (404). */
   messages?: MessageBrowser;
   /** Served as `GET /metrics` (Prometheus text). Default: no `/metrics` (404). */
@@ -84,6 +90,9 @@ interface EventClient {
  * - `GET /api/kafka`: a {@link KafkaView}.
  * - `GET /api/messages?topic=&partition=&offset=&limit=`: one page of decoded records, see {@link MessageBrowser}.
  * - `GET /metrics`: Prometheus text exposition, when `metrics` is given.
+ * - `POST /api/fault?action=stop|kill|start&broker=<id>`: the fault lab, when `faultLab` is given; only from a
+ *   loopback address and with the `x-kandle-fault: 1` header (a cross-site form cannot send it), 202 when started,
+ *   409 while another operation runs.
  * - `GET /events?symbol=&interval=&source=`: server-sent events `candles` (changed candles of that series) and
  *   `kafka` (a Kafka view every `kafkaRefreshMs`).
  *
@@ -214,6 +223,8 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
 
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method === 'POST' && url.pathname === '/api/fault')
+      return faultRequest(options.faultLab, url, request, response);
     if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { error: 'GET only' });
     const route = routes[url.pathname];
     const handled = route
@@ -253,6 +264,35 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
       return closed;
     },
   };
+}
+
+const FAULT_ACTIONS: readonly FaultAction[] = ['stop', 'kill', 'start'];
+
+/**
+ * `POST /api/fault`: refused unless the lab exists, the caller is on this machine and sent the lab's header; the lab
+ * itself refuses a second operation while one runs (409).
+ */
+function faultRequest(lab: FaultLab | undefined, url: URL, request: IncomingMessage, response: ServerResponse): void {
+  request.resume(); // the body is not used; drain it so the connection can be reused
+  try {
+    if (!lab) throw new FaultRequestError(404, 'no fault lab: the page was started without one');
+    if (!isLoopback(request.socket.remoteAddress))
+      throw new FaultRequestError(403, 'fault controls answer loopback clients only');
+    if (request.headers['x-kandle-fault'] !== '1')
+      throw new FaultRequestError(403, 'fault requests need the header x-kandle-fault: 1');
+    const action = url.searchParams.get('action') as FaultAction;
+    const broker = Number(url.searchParams.get('broker'));
+    if (!FAULT_ACTIONS.includes(action)) throw new FaultRequestError(400, `action must be one of ${FAULT_ACTIONS}`);
+    if (!Number.isInteger(broker)) throw new FaultRequestError(400, 'broker must be a broker id');
+    json(response, 202, { operation: lab.request(action, broker), lab: lab.view() });
+  } catch (e) {
+    if (!(e instanceof FaultRequestError)) throw e;
+    json(response, e.status, { error: e.message, ...(lab ? { lab: lab.view() } : {}) });
+  }
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address ?? '');
 }
 
 /** Why a requested series is not one the page offers, or undefined. */

@@ -5,6 +5,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@kandle/core';
 import type { PipelineConfig } from './config';
+import type { BrokerControl } from './fault-lab';
 
 /** Where the brokers and registry come from (see {@link chooseStack}). */
 export type StackChoice = 'env' | 'stack' | 'compose' | 'started';
@@ -22,6 +23,11 @@ export interface KafkaStack {
   stopNotice: string | undefined;
   /** Stops what this process started; does nothing for what was running before or configured. */
   stop(): Promise<void>;
+  /**
+   * The broker JVMs, for the page's fault lab: only for origin `started` (JVMs this process started), undefined for
+   * every stack kandle found or was given, which the lab must never stop.
+   */
+  brokerControl?: BrokerControl;
 }
 
 /** Options of {@link resolveStack}. */
@@ -227,6 +233,7 @@ async function startJvmStack(): Promise<KafkaStack> {
     registryUrl: registry.url,
     origin: 'started',
     stopNotice: 'stopping the brokers and registry started for this run…',
+    brokerControl: cluster,
     stop() {
       stopped ??= Promise.all([cluster.stop(), registry.stop()]).then(() => undefined);
       return stopped;

@@ -306,6 +306,7 @@ describe('resolveStack without KAFKA_BROKERS', () => {
       brokers: inject('kafkaBrokers'),
       registryUrl: inject('schemaRegistryUrl'),
     });
+    expect(stack.brokerControl).toBeUndefined(); // the fault lab never gets a stack it did not start
     await stack.stop(); // must not stop the shared cluster: the next test would fail if it did
     expect(testCluster().brokers.every((b) => testCluster().isRunning(b.id))).toBe(true);
   });

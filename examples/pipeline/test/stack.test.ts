@@ -142,6 +142,8 @@ describe('resolveStack', () => {
       origin: 'env',
       stopNotice: undefined,
     });
+    // Brokers kandle was given are never the fault lab's to stop.
+    expect(stack.brokerControl).toBeUndefined();
     await stack.stop();
   });
 

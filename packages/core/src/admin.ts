@@ -1,11 +1,20 @@
 // Admin: creates and validates topics, and describes topics and groups for the dashboard and tests.
 import { type KafkaConnection, resolveKafkaConnection } from './config';
-import { BrokerUnreachableError, ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from './errors';
-import { type GroupState, PureAdmin } from './pure-admin';
+import {
+  BrokerUnreachableError,
+  ConfigError,
+  GroupRequestError,
+  KandleError,
+  TopicMismatchError,
+  UnknownTopicError,
+} from './errors';
+import { GROUP_REQUEST_BUDGET_MS, type GroupRequestOptions, type GroupState, PureAdmin } from './pure-admin';
 import { backoffMs, sleep, withTimeout } from './retry';
 import { loadNativeClient, type Producer } from './rdkafka';
 
-export type { GroupMemberState, GroupState } from './pure-admin';
+export type { GroupMemberState, GroupRequestOptions, GroupState } from './pure-admin';
+export { GROUP_REQUEST_BUDGET_MS } from './pure-admin';
+export { withTimeout } from './retry';
 
 /** What a topic should look like. */
 export interface TopicSpec {
@@ -26,6 +35,19 @@ export interface PartitionState {
   leader: number;
   replicas: number[];
   isr: number[];
+}
+
+/** Per-call options of the metadata reads ({@link KafkaAdmin.describeTopic}, {@link KafkaAdmin.liveBrokers}). */
+export interface MetadataRequestOptions {
+  /** How long librdkafka may take to answer. Default the connection's `connectTimeoutMs` (15 s). */
+  timeoutMs?: number;
+}
+
+/** A broker the cluster's metadata lists as registered and unfenced (a stopped broker drops out of it). */
+export interface LiveBroker {
+  id: number;
+  host: string;
+  port: number;
 }
 
 /** Committed offset, end offset and lag of one partition for a group. */
@@ -52,7 +74,9 @@ export interface KafkaAdmin {
   /** Creates the topic, or checks that the existing one matches; a mismatch throws `TopicMismatchError`. */
   ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
   /** Partitions with leader, replicas and ISR. Throws `UnknownTopicError`. */
-  describeTopic(topic: string): Promise<PartitionState[]>;
+  describeTopic(topic: string, options?: MetadataRequestOptions): Promise<PartitionState[]>;
+  /** The brokers the metadata lists now, sorted by id: a broker that is down (fenced) is missing. */
+  liveBrokers(options?: MetadataRequestOptions): Promise<LiveBroker[]>;
   /**
    * Every partition of every topic whose ISR is smaller than its replica set: empty once a cluster has fully
    * recovered from a broker outage (Kafka's `UnderReplicatedPartitions`).
@@ -62,9 +86,9 @@ export interface KafkaAdmin {
    * Members and their assignments as the group coordinator sees them; a group that does not exist is `Dead` with no
    * members. Throws `GroupRequestError` (with `retriable`) when the coordinator cannot answer.
    */
-  describeGroup(groupId: string): Promise<GroupState>;
+  describeGroup(groupId: string, options?: GroupRequestOptions): Promise<GroupState>;
   /** Committed offsets and lag per partition of `topic` for `groupId`. Throws `GroupRequestError`. */
-  groupLag(groupId: string, topic: string): Promise<PartitionLag[]>;
+  groupLag(groupId: string, topic: string, options?: GroupRequestOptions): Promise<PartitionLag[]>;
   listTopics(): Promise<string[]>;
   /** Creates `topic` with the broker defaults (partitions, replication) unless it exists. */
   createTopicIfMissing(topic: string): Promise<void>;
@@ -131,12 +155,11 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     });
     return metadataClient;
   };
-  const metadata = async (topic?: string): Promise<NativeMetadata> => {
+  const metadata = async (topic?: string, timeoutMs = resolved.connectTimeoutMs): Promise<NativeMetadata> => {
     const handle = await metadataHandle();
     return new Promise<NativeMetadata>((resolve, reject) =>
-      handle.getMetadata(
-        topic ? { topic, timeout: resolved.connectTimeoutMs } : { timeout: resolved.connectTimeoutMs },
-        (err, data) => (err ? reject(err) : resolve(data as unknown as NativeMetadata)),
+      handle.getMetadata(topic ? { topic, timeout: timeoutMs } : { timeout: timeoutMs }, (err, data) =>
+        err ? reject(err) : resolve(data as unknown as NativeMetadata),
       ),
     );
   };
@@ -144,10 +167,40 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     partitions
       .map((p) => ({ partition: p.id, leader: p.leader, replicas: [...p.replicas].sort(), isr: [...p.isrs].sort() }))
       .sort((a, b) => a.partition - b.partition);
-  const describeTopic = async (topic: string): Promise<PartitionState[]> => {
-    const partitions = (await metadata(topic)).topics.find((t) => t.name === topic)?.partitions ?? [];
+  const describeTopic = async (topic: string, options: MetadataRequestOptions = {}): Promise<PartitionState[]> => {
+    const partitions =
+      (await metadata(topic, options.timeoutMs)).topics.find((t) => t.name === topic)?.partitions ?? [];
     if (partitions.length === 0) throw new UnknownTopicError(topic);
     return partitionStates(partitions);
+  };
+
+  // End offsets through librdkafka, which follows a leader change by itself: KafkaJS keeps asking the leader its
+  // metadata names (refreshed only every 5 minutes), and answered "no leader … leadership election" for as long as
+  // a stopped broker stayed down. A ListOffsets answer is not one of the group answers the binding crashes on.
+  const watermarks = async (topic: string, groupId: string, budgetMs: number) => {
+    const fetch = async () => {
+      const handle = await metadataHandle();
+      const partitions = await describeTopic(topic, { timeoutMs: budgetMs });
+      return Promise.all(
+        partitions.map(
+          (p) =>
+            new Promise<{ partition: number; low: number; high: number }>((resolve, reject) =>
+              handle.queryWatermarkOffsets(topic, p.partition, budgetMs, (err, offsets) =>
+                err
+                  ? reject(err)
+                  : resolve({ partition: p.partition, low: offsets.lowOffset, high: offsets.highOffset }),
+              ),
+            ),
+        ),
+      );
+    };
+    const timedOut = () => new GroupRequestError('fetch end offsets', groupId, true, `no answer within ${budgetMs} ms`);
+    try {
+      return await withTimeout(fetch(), budgetMs, timedOut);
+    } catch (e) {
+      if (e instanceof KandleError) throw e;
+      throw new GroupRequestError('fetch end offsets', groupId, true, e);
+    }
   };
 
   return {
@@ -227,6 +280,11 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
       return 'exists';
     },
     describeTopic,
+    async liveBrokers(options = {}) {
+      return (await metadata(undefined, options.timeoutMs)).brokers
+        .map((b) => ({ id: b.id, host: b.host, port: b.port }))
+        .sort((a, b) => a.id - b.id);
+    },
     async underReplicatedPartitions() {
       return (await metadata()).topics.flatMap((t) =>
         partitionStates(t.partitions)
@@ -234,11 +292,11 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
           .map((p) => ({ topic: t.name, ...p })),
       );
     },
-    describeGroup: (groupId) => pure.describeGroup(groupId),
-    async groupLag(groupId, topic) {
+    describeGroup: (groupId, options) => pure.describeGroup(groupId, options),
+    async groupLag(groupId, topic, options = {}) {
       const [committed, ends] = await Promise.all([
-        pure.committedOffsets(groupId, topic),
-        pure.endOffsets(topic, groupId),
+        pure.committedOffsets(groupId, topic, options),
+        watermarks(topic, groupId, options.budgetMs ?? GROUP_REQUEST_BUDGET_MS),
       ]);
       const byPartition = new Map(committed.map((p) => [p.partition, p.offset]));
       return ends.map((e) => {
@@ -286,6 +344,7 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
 
 /** What librdkafka's getMetadata returns (the typings leave it loose). */
 interface NativeMetadata {
+  brokers: Array<{ id: number; host: string; port: number }>;
   topics: Array<{
     name: string;
     partitions: Array<{ id: number; leader: number; replicas: number[]; isrs: number[] }>;

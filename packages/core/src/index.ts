@@ -38,6 +38,10 @@ export {
 } from './config';
 export {
   createKafkaAdmin,
+  GROUP_REQUEST_BUDGET_MS,
+  type GroupRequestOptions,
+  type LiveBroker,
+  type MetadataRequestOptions,
   type GroupMemberState,
   type GroupState,
   type KafkaAdmin,
@@ -63,6 +67,7 @@ export {
   type DeliveryReport,
   type Partitioning,
 } from './producer';
+export { withTimeout } from './retry';
 export { LatencyWindow, type BrokerRtt, type ConsumerMetrics, type ProducerMetrics } from './metrics';
 export * from './assignors';
 export * from './candles';

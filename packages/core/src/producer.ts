@@ -52,6 +52,13 @@ export interface CryptoProducerOptions {
   lingerMs?: number;
   /** `message.timeout.ms`: give up on a record after this long. Default 30000. */
   deliveryTimeoutMs?: number;
+  /**
+   * The topics' `min.insync.replicas`, when the caller knows it (it created the topics). Used only to explain a
+   * delivery timeout as `NotEnoughReplicasError`; when given, that diagnosis reads only the ISR (librdkafka metadata,
+   * answered by any live broker) instead of also asking the cluster's config over KafkaJS, which can pick a stopped
+   * broker and miss the 10 s diagnosis window. Default: asked from the cluster.
+   */
+  minInsyncReplicas?: number;
   /** librdkafka statistics period; 0 turns metrics callbacks off. Default 0. */
   statisticsIntervalMs?: number;
   /** Called with fresh metrics every `statisticsIntervalMs`. */
@@ -153,7 +160,7 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       diagnosisAdmin ??= createKafkaAdmin(options.connection);
       const admin = await withTimeout(diagnosisAdmin, 10_000, () => timeout);
       const [state, minIsr] = await withTimeout(
-        Promise.all([admin.describeTopic(topic), admin.minInsyncReplicas(topic)]),
+        Promise.all([admin.describeTopic(topic), options.minInsyncReplicas ?? admin.minInsyncReplicas(topic)]),
         10_000,
         () => timeout,
       );
@@ -166,9 +173,11 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
     return timeout;
   };
 
+  // Records awaiting their delivery report: close() fails those it could not flush, so no send stays unsettled.
+  const outstanding = new Set<Pending>();
   producer.on('delivery-report', (err, report) => {
     const pending = report.opaque as Pending | undefined;
-    if (!pending) return;
+    if (!pending || !outstanding.delete(pending)) return;
     if (err) {
       failed++;
       const error = deliveryError(err, pending.topic, report.partition);
@@ -236,8 +245,10 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       const symbol = event.kind === 'ticker' ? event.ticker.symbol : event.trade.symbol;
       const timestamp = event.kind === 'ticker' ? event.ticker.eventTime : event.trade.time;
       try {
+        outstanding.add(pending);
         producer.produce(topic, partition, value, keyOf(symbol), timestamp, pending);
       } catch (e) {
+        outstanding.delete(pending);
         failed++;
         reject(deliveryError(e, topic, partition ?? -1));
       }
@@ -287,6 +298,14 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       closed = true;
       await new Promise<void>((resolve) => producer.flush(30_000, () => resolve()));
       await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+      // A producer in a fatal state (or with brokers gone) can disconnect with records never reported.
+      for (const pending of outstanding) {
+        failed++;
+        pending.reject(
+          new KandleError('CLIENT_CLOSED', `producer closed before a record for ${pending.topic} was acknowledged`),
+        );
+      }
+      outstanding.clear();
       if (diagnosisAdmin) await (await diagnosisAdmin.catch(() => null))?.close();
     },
   };

@@ -51,6 +51,17 @@ const RETRY = { retries: 6, initialRetryTime: 200, maxRetryTime: 2_000 };
  */
 export const GROUP_REQUEST_BUDGET_MS = 30_000;
 
+/** Per-call options of the group requests (describe a group, committed and end offsets). */
+export interface GroupRequestOptions {
+  /**
+   * The most time the call may take, retries of retriable answers and the request in flight included; past it the
+   * call throws a retriable `GroupRequestError` ("no answer within … ms"). A page or a health probe wants an answer
+   * within a couple of seconds, a tool that must get through a rebalance wants the default.
+   * Default {@link GROUP_REQUEST_BUDGET_MS} (30 s).
+   */
+  budgetMs?: number;
+}
+
 /** A lazily connected KafkaJS admin for one connection, and the group/offset/topic calls kandle routes through it. */
 export class PureAdmin {
   private connecting: Promise<Admin> | undefined;
@@ -76,8 +87,8 @@ export class PureAdmin {
   }
 
   /** Members and assignments of `groupId`; a group that does not exist is reported as `Dead` with no members. */
-  describeGroup(groupId: string): Promise<GroupState> {
-    return this.groupRequest('describe group', groupId, async () => {
+  describeGroup(groupId: string, options: GroupRequestOptions = {}): Promise<GroupState> {
+    return this.groupRequest('describe group', groupId, options, async () => {
       const { groups } = await (await this.admin()).describeGroups([groupId]);
       const kafkajs = await loadKafkaJs();
       const group = groups.find((g) => g.groupId === groupId);
@@ -99,8 +110,8 @@ export class PureAdmin {
   }
 
   /** Committed offsets of every partition of `topic` for `groupId`, sorted by partition. */
-  committedOffsets(groupId: string, topic: string): Promise<CommittedOffset[]> {
-    return this.groupRequest('fetch committed offsets', groupId, async () => {
+  committedOffsets(groupId: string, topic: string, options: GroupRequestOptions = {}): Promise<CommittedOffset[]> {
+    return this.groupRequest('fetch committed offsets', groupId, options, async () => {
       const result = await (await this.admin()).fetchOffsets({ groupId, topics: [topic] });
       return (result.find((t) => t.topic === topic)?.partitions ?? [])
         .map((p) => ({ partition: p.partition, offset: Number(p.offset), metadata: p.metadata ?? null }))
@@ -109,8 +120,8 @@ export class PureAdmin {
   }
 
   /** Low and high watermarks of every partition of `topic`. */
-  endOffsets(topic: string, groupId = ''): Promise<PartitionEnds[]> {
-    return this.groupRequest('fetch end offsets', groupId, async () =>
+  endOffsets(topic: string, groupId = '', options: GroupRequestOptions = {}): Promise<PartitionEnds[]> {
+    return this.groupRequest('fetch end offsets', groupId, options, async () =>
       (await (await this.admin()).fetchTopicOffsets(topic))
         .map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) }))
         .sort((a, b) => a.partition - b.partition),
@@ -161,13 +172,27 @@ export class PureAdmin {
     );
   }
 
-  /** Runs one group request, retrying for up to the budget; failures become a {@link GroupRequestError}. */
-  private async groupRequest<T>(request: string, groupId: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one group request within `options.budgetMs`, each attempt bounded by {@link bounded}, and maps whatever
+   * KafkaJS throws to a {@link GroupRequestError} carrying its `retriable`. The budget bounds the attempt in flight
+   * too, so a short budget (the live page's) answers in time.
+   */
+  private async groupRequest<T>(
+    request: string,
+    groupId: string,
+    options: GroupRequestOptions,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const budgetMs = options.budgetMs ?? GROUP_REQUEST_BUDGET_MS;
+    if (!(budgetMs > 0)) throw new ConfigError(`budgetMs must be > 0 (got ${budgetMs})`);
     try {
-      return await retryRetriable(() => this.bounded(request, call()), isRetriable, {
-        budgetMs: GROUP_REQUEST_BUDGET_MS,
-      });
+      return await withTimeout(
+        retryRetriable(() => this.bounded(request, call()), isRetriable, { budgetMs }),
+        budgetMs,
+        () => new GroupRequestError(request, groupId, true, new Error(`no answer within ${budgetMs} ms`)),
+      );
     } catch (e) {
+      if (e instanceof GroupRequestError) throw e;
       if (e instanceof KandleError && e.code !== 'GROUP_REQUEST_FAILED') throw e;
       throw new GroupRequestError(request, groupId, isRetriable(e), e);
     }

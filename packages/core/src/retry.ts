@@ -43,7 +43,10 @@ export async function retryRetriable<T>(
   }
 }
 
-/** Rejects with `onTimeout()` when `promise` takes longer than `ms`. */
+/**
+ * Rejects with `onTimeout()` when `promise` takes longer than `ms`. The underlying work is not cancelled: it settles
+ * on its own (its own timeouts apply) and its result is dropped.
+ */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
