@@ -150,11 +150,15 @@ const PARTITION_COLUMNS = [
   ['ISR', 'in-sync replicas (broker ids); red when fewer than the replicas'],
   ['symbols', 'symbols whose key hashes to this partition: murmur2(key) % partitions, like the Java client'],
   ['end', 'log end offset'],
-  ['committed', "the group's committed offset"],
   [
-    'lag',
-    'end − committed. The consumers commit only up to the first record of the oldest open candle, so this grows while a candle is open and drops when it closes',
+    'processed',
+    'next offset after the last record whose candles were handled, as the member reading it reports; ahead of committed by at most one commit interval',
   ],
+  [
+    'committed',
+    "the group's committed offset: the open candles it implies are checkpointed to the changelog first, so a restart resumes here without re-reading older records",
+  ],
+  ['lag', 'end − committed: records not yet processed and committed'],
   ['member', 'group member reading this partition'],
 ];
 const partitionLabel = (tp) => `${tp.topic}[${tp.partition}]`;
@@ -205,6 +209,8 @@ function renderKafka(view) {
                 'data-isr': part.isr.join(','),
                 'data-symbols': part.symbols.join(','),
                 'data-member': part.member ?? '',
+                'data-processed': part.processed ?? '',
+                'data-committed': part.committed ?? '',
               },
               h('td', {}, String(part.partition)),
               h('td', { class: part.leader < 0 ? 'warn' : '' }, part.leader < 0 ? 'none' : String(part.leader)),
@@ -218,6 +224,11 @@ function renderKafka(view) {
               ),
               h('td', { class: 'symbols' }, part.symbols.join(' ')),
               h('td', { class: 'num' }, number(part.endOffset)),
+              h(
+                'td',
+                { class: 'num', 'data-processed': part.processed ?? '' },
+                part.processed === null ? '—' : number(part.processed),
+              ),
               h('td', { class: 'num' }, part.committed === null ? '—' : number(part.committed)),
               h('td', { class: 'num' }, number(part.lag)),
               h('td', {}, part.member ?? '—'),

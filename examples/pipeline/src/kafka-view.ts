@@ -30,8 +30,14 @@ export interface PartitionView {
   symbols: string[];
   /** Log end offset (last known). */
   endOffset: number;
+  /**
+   * Next offset after the last record whose candle updates were handled, as the member of this process reading it
+   * reports (`consumer.positions()`); null when no consumer here owns it yet.
+   */
+  processed: number | null;
   /** The group's committed offset, or null before its first commit. */
   committed: number | null;
+  /** End − committed: what a restart would read again, plus what is not processed yet. */
   lag: number;
   /** Client id of the group member reading it, as the coordinator reports it. */
   member: string | null;
@@ -256,6 +262,10 @@ function topicViews(
 ): TopicView[] {
   const readerOf = new Map<string, string>();
   for (const m of group.members) for (const tp of m.assignment) readerOf.set(`${tp.topic}|${tp.partition}`, m.clientId);
+  // Straight from the members in this process: live even while the offsets part cannot be fetched.
+  const processedOf = new Map<string, number | null>();
+  for (const c of options.consumers)
+    for (const p of c.positions()) processedOf.set(`${p.topic}|${p.partition}`, p.processed);
   return options.topics.map((name, i): TopicView => {
     const partitions = described?.[i] ?? [];
     return {
@@ -271,6 +281,7 @@ function topicViews(
           writable: p.leader >= 0 && p.isr.length >= minIsr,
           symbols: options.symbols.filter((s) => partitionForKey(s, partitions.length) === p.partition),
           endOffset: lag?.end ?? 0,
+          processed: processedOf.get(`${name}|${p.partition}`) ?? null,
           committed: lag?.committed ?? null,
           lag: lag?.lag ?? 0,
           member: readerOf.get(`${name}|${p.partition}`) ?? null,

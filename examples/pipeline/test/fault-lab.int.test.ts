@@ -42,6 +42,8 @@ const shown = () =>
       leader: Number(row.dataset.leader),
       isr: row.dataset.isr ? row.dataset.isr.split(',').map(Number) : [],
       underReplicated: row.dataset.underReplicated === 'true',
+      processed: row.dataset.processed ? Number(row.dataset.processed) : null,
+      committed: row.dataset.committed ? Number(row.dataset.committed) : null,
     })),
     writes: Array.from(document.querySelectorAll<HTMLElement>('#writes li')).map((li) => ({
       accepted: li.dataset.accepted === 'true',
@@ -144,6 +146,12 @@ describe('the fault lab of the live page, on brokers this test started', () => {
       return up === 3 && s.partitions.length === 4 && s.partitions.every((p) => p.isr.length === 3) && s;
     });
     expect(start.writes.map((w) => w.accepted)).toEqual([true, true]);
+    // [F] item 5: processed positions come from the members; commits follow them (never ahead).
+    const positions = await waitFor('processed and committed positions on every partition', async () => {
+      const s = await shown();
+      return s.partitions.every((p) => p.processed !== null && p.committed !== null) && s.partitions;
+    });
+    for (const p of positions) expect(p.processed as number, p.name).toBeGreaterThanOrEqual(p.committed as number);
     expect(start.writes[0]?.text).toContain('writes accepted: 3 of 3 replicas in sync');
     // A cross-site form cannot send the header: no header, no fault.
     const refused = await faultPost('action=kill&broker=1', {});

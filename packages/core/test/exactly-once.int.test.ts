@@ -67,18 +67,22 @@ function cleanRunClosed(events: MarketEvent[]): Map<string, Candle> {
   return closed;
 }
 
-/** Produces `events` in slices of `slice` every `everyMs`, so faults land mid-stream. */
+/**
+ * Produces `events` in slices of `slice` every `everyMs` while `paced()` holds (so faults land mid-stream, however
+ * long they take on a busy machine), then the rest at once.
+ */
 async function produceSteadily(
   topics: { tickers: string; trades: string },
   events: MarketEvent[],
   slice: number,
   everyMs: number,
+  paced: () => boolean = () => true,
 ) {
   const producer = await createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics });
   for (let i = 0; i < events.length; i += slice) {
     for (const e of events.slice(i, i + slice)) void producer.send(e);
     await producer.flush();
-    await new Promise((r) => setTimeout(r, everyMs));
+    if (paced()) await new Promise((r) => setTimeout(r, everyMs));
   }
   await producer.close();
 }
@@ -200,7 +204,8 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
   });
 
   it('SIGKILLed members (5 times) and a stopped broker: still exactly one committed closed record per candle', async () => {
-    const { topics, events, groupId, output } = await setUp('eos-kill', 9000);
+    // Enough records to keep writing through five kills even when each takes long; the rest goes at once after.
+    const { topics, events, groupId, output } = await setUp('eos-kill', 40_000);
     const warnings: string[] = [];
     const spawn = (clientId: string) => {
       const child = spawnMember({
@@ -221,8 +226,8 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
     await waitFor('a member to work', () => Object.values(members).some((m) => m.records() > 0), 90_000).catch(
       () => undefined,
     );
-    const producing = produceSteadily(topics, events, 150, 250);
     let kills = 0;
+    const producing = produceSteadily(topics, events, 50, 250, () => kills < 5);
     for (const id of ['eos-a', 'eos-b', 'eos-a', 'eos-b', 'eos-a'] as const) {
       // Mid-stream: the member has handled records since it (re)started.
       const member = members[id];
@@ -251,7 +256,7 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
   }, 600_000);
 
   it('a member paused past its session timeout is fenced when it resumes: it commits nothing', async () => {
-    const { topics, events, groupId, output } = await setUp('eos-zombie', 6000);
+    const { topics, events, groupId, output } = await setUp('eos-zombie', 20_000);
     const warnings: Array<{ member: string; code: string; at: number }> = [];
     const spawn = (clientId: string) => {
       const child = spawnMember({
@@ -276,7 +281,8 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
       120_000,
     );
     // Records start once both work, so the zombie is stopped mid-stream with a transaction open.
-    const producing = produceSteadily(topics, events, 100, 250);
+    let resumed = false;
+    const producing = produceSteadily(topics, events, 50, 250, () => !resumed);
     const before = zombie.records();
     await waitFor('the zombie to handle records', () => zombie.records() > before, 60_000);
     zombie.process.kill('SIGSTOP');
@@ -284,6 +290,7 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
     await waitFor('the peer to own all four partitions', () => peer.owned().length === 4, 90_000);
     const resumedAt = Date.now();
     zombie.process.kill('SIGCONT');
+    resumed = true;
     await waitFor(
       'the zombie to find its transaction fenced and aborted',
       () => warnings.some((w) => w.member === 'zombie' && w.code === 'TRANSACTION_ABORTED' && w.at >= resumedAt),
