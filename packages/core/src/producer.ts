@@ -297,6 +297,12 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => producer.flush(30_000, () => resolve()));
+      // flush() returns once librdkafka has the acks; their delivery reports reach JS a moment later. Without this
+      // wait, records already acknowledged were failed below as CLIENT_CLOSED (unhandled rejections in CI).
+      for (let waited = 0; outstanding.size > 0 && waited < 5_000; waited += 20) {
+        producer.poll();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
       // A producer in a fatal state (or with brokers gone) can disconnect with records never reported.
       for (const pending of outstanding) {

@@ -61,15 +61,22 @@ describe('group and offset requests never crash the process (confluent-kafka-jav
   it('the raw binding segfaults when the coordinator cannot be reached: the failure this guard exists for is real', async () => {
     // Nothing listens on a port the OS just handed out and took back: every group result carries an error.
     const [closedPort] = await freePorts(1);
-    const run = startProbe('native', `127.0.0.1:${closedPort}`);
-    const { signal } = await run.exit;
+    // Not every run crashes (5 of 5 in one session, 0 of 1 in a later CI run, where every call timed out instead):
+    // up to three probes, and at least one must segfault.
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 3 && !outcomes.includes('SIGSEGV'); attempt++) {
+      const run = startProbe('native', `127.0.0.1:${closedPort}`);
+      const { signal, code } = await run.exit;
+      outcomes.push(signal ?? `exit ${code}: ${JSON.stringify(run.lines.slice(0, 2))} ${run.stderr().slice(-300)}`);
+    }
+    process.stdout.write(`native-crash control: ${outcomes.join(' | ')}\n`);
     // If this starts failing, upstream fixed the NULL-string conversion: docs/native-client.md says what to revisit.
-    expect(signal, `native probe output: ${JSON.stringify(run.lines)} ${run.stderr()}`).toBe('SIGSEGV');
+    expect(outcomes, 'raw binding probes').toContain('SIGSEGV');
     // The same question through kandle is a typed error, not a crash.
     await expect(
       createKafkaAdmin({ brokers: `127.0.0.1:${closedPort}`, connectTimeoutMs: 2_000 }),
     ).rejects.toBeInstanceOf(BrokerUnreachableError);
-  }, 120_000);
+  }, 300_000);
 
   it('kandle answers every call with a value or a typed, retriable error while brokers restart in turn', async () => {
     const cluster = await startKafkaCluster({ brokers: 3, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 });
