@@ -173,6 +173,27 @@ function closedDifferences(records: CandleRecord[], expected: Map<string, Candle
   return problems;
 }
 
+/** An exactly-once member (candles topic on) in a child process, killed after the test; its warnings go to `onWarning`. */
+function spawnEosMember(
+  setup: { topics: { tickers: string; trades: string }; groupId: string; output: string },
+  clientId: string,
+  onWarning: (code: string) => void,
+): ChildMember {
+  const child = spawnMember({
+    brokers,
+    registryUrl,
+    groupId: setup.groupId,
+    clientId,
+    topics: setup.topics,
+    output: setup.output,
+    processing: 'exactly-once',
+    onUpdates: () => undefined,
+    onWarning: (w) => onWarning(w.warning),
+  });
+  children.push(child);
+  return child;
+}
+
 describe('exactly-once candles (processing: exactly-once, output: { topic })', () => {
   it('without faults: one committed closed record per candle, equal to a clean run', { timeout: 300_000 }, async () => {
     const { topics, events, groupId, output } = await setUp('eos-clean', 3000);
@@ -207,21 +228,8 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
     // Enough records to keep writing through five kills even when each takes long; the rest goes at once after.
     const { topics, events, groupId, output } = await setUp('eos-kill', 40_000);
     const warnings: string[] = [];
-    const spawn = (clientId: string) => {
-      const child = spawnMember({
-        brokers,
-        registryUrl,
-        groupId,
-        clientId,
-        topics,
-        output,
-        processing: 'exactly-once',
-        onUpdates: () => undefined,
-        onWarning: (w) => warnings.push(`${clientId}: ${w.warning}`),
-      });
-      children.push(child);
-      return child;
-    };
+    const spawn = (clientId: string) =>
+      spawnEosMember({ topics, groupId, output }, clientId, (code) => warnings.push(`${clientId}: ${code}`));
     const members = { 'eos-a': spawn('eos-a'), 'eos-b': spawn('eos-b') };
     await waitFor('a member to work', () => Object.values(members).some((m) => m.records() > 0), 90_000).catch(
       () => undefined,
@@ -258,21 +266,10 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
   it('a member paused past its session timeout is fenced when it resumes: it commits nothing', async () => {
     const { topics, events, groupId, output } = await setUp('eos-zombie', 20_000);
     const warnings: Array<{ member: string; code: string; at: number }> = [];
-    const spawn = (clientId: string) => {
-      const child = spawnMember({
-        brokers,
-        registryUrl,
-        groupId,
-        clientId,
-        topics,
-        output,
-        processing: 'exactly-once',
-        onUpdates: () => undefined,
-        onWarning: (w) => warnings.push({ member: clientId, code: w.warning, at: Date.now() }),
-      });
-      children.push(child);
-      return child;
-    };
+    const spawn = (clientId: string) =>
+      spawnEosMember({ topics, groupId, output }, clientId, (code) =>
+        warnings.push({ member: clientId, code, at: Date.now() }),
+      );
     const zombie = spawn('zombie');
     const peer = spawn('peer');
     await waitFor(

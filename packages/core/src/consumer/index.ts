@@ -2,7 +2,7 @@
 import { createKafkaAdmin, type KafkaAdmin } from '../admin';
 import { createLiveAssignment } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
-import { type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
+import { type KafkaConnection, type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
 import {
   BrokerUnreachableError,
   KandleError,
@@ -64,27 +64,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
   };
   let state = ConsumerState.Running;
   const userSettings = options.connection?.rdkafka ?? {};
-  const transaction =
-    settings.processing === 'exactly-once'
-      ? await createTransactionalProducer({
-          resolved,
-          userSettings,
-          clientId: settings.clientId,
-          transactionalId: `${settings.groupId}-${settings.clientId}`,
-          transactionTimeoutMs: settings.transactionTimeoutMs,
-        })
-      : undefined;
-  // Exactly-once: every record the consumer writes (checkpoints, dead letters, candles) goes into the transaction.
-  const side = transaction ?? (await createSideProducer(resolved, userSettings, settings.clientId));
-  const output = settings.output
-    ? await createCandleOutput({
-        settings: settings.output,
-        admin,
-        registry,
-        producer: side,
-        like: settings.subscribed[0] as string,
-      })
-    : undefined;
+  const { transaction, side, output } = await createWriters(settings, resolved, userSettings, admin, registry);
   const checkpoint = await createCheckpointStore({
     resolved,
     userSettings,
@@ -180,6 +160,41 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     () => side.close(),
     () => admin.close(),
   ]);
+}
+
+/**
+ * The producers the consumer writes with: in exactly-once mode one transactional producer for everything
+ * (checkpoints, dead letters, candles), else an idempotent side producer; and the candles topic writer, if any.
+ */
+async function createWriters(
+  settings: ConsumerSettings,
+  resolved: ResolvedKafkaConnection,
+  userSettings: NonNullable<KafkaConnection['rdkafka']>,
+  admin: KafkaAdmin,
+  registry: SchemaRegistryHandle,
+) {
+  const transaction =
+    settings.processing === 'exactly-once'
+      ? await createTransactionalProducer({
+          resolved,
+          userSettings,
+          clientId: settings.clientId,
+          transactionalId: `${settings.groupId}-${settings.clientId}`,
+          transactionTimeoutMs: settings.transactionTimeoutMs,
+        })
+      : undefined;
+  // Exactly-once: every record the consumer writes (checkpoints, dead letters, candles) goes into the transaction.
+  const side = transaction ?? (await createSideProducer(resolved, userSettings, settings.clientId));
+  const output = settings.output
+    ? await createCandleOutput({
+        settings: settings.output,
+        admin,
+        registry,
+        producer: side,
+        like: settings.subscribed[0] as string,
+      })
+    : undefined;
+  return { transaction, side, output };
 }
 
 /** The public object over the running units. */
