@@ -58,6 +58,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     tickers: 0,
     trades: 0,
     poison: 0,
+    late: 0,
     updates: 0,
     commits: 0,
     rebalances: 0,
@@ -73,7 +74,7 @@ export async function createCandleConsumer(options: CandleConsumerOptions): Prom
     producer: side,
   });
   await checkpoint.ensure(admin, settings.subscribed);
-  const ledger = new Ledger(settings);
+  const ledger = new Ledger(settings, () => stats.late++);
   const delivery = createDelivery(options.onCandles, warn);
   const assignmentWaiters: Array<() => void> = [];
   const live =

@@ -36,7 +36,11 @@ const keyOf = (topic: string, partition: number) => `${topic}${SEP}${partition}`
 export class Ledger {
   private readonly entries = new Map<string, PartitionEntry>();
 
-  constructor(private readonly settings: { intervals: CandleInterval[]; gracePeriodMs: number }) {}
+  constructor(
+    private readonly settings: { intervals: CandleInterval[]; gracePeriodMs: number },
+    /** Called for each record too late to apply (older than its series remembers): counted, not folded. */
+    private readonly onLate: () => void = () => undefined,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -54,7 +58,7 @@ export class Ledger {
   /** Takes a partition over from its checkpoint: `position` is the input offset the checkpoint covers. */
   add(tp: TopicPartition, from: { restored: Restored; committed: number | null }): PartitionEntry {
     // Coalesced: the batch reports each changed candle once, so no update is allocated per record.
-    const aggregator = createCandleAggregator({ ...this.settings, emitProgress: 'coalesced' });
+    const aggregator = createCandleAggregator({ ...this.settings, emitProgress: 'coalesced', onLate: this.onLate });
     aggregator.restore(from.restored.checkpoint);
     const entry: PartitionEntry = {
       topic: tp.topic,

@@ -122,6 +122,8 @@ export interface CandleConsumerStats {
   tickers: number;
   trades: number;
   poison: number;
+  /** Late drops, once per record and interval: the candle it belongs to closed longer ago than the aggregator remembers (docs/candles.md). */
+  late: number;
   updates: number;
   commits: number;
   rebalances: number;
