@@ -68,6 +68,13 @@ export {
   type Partitioning,
 } from './producer';
 export { withTimeout } from './retry';
+export {
+  createKandle,
+  type Kandle,
+  type KandleConsumerOptions,
+  type KandleOptions,
+  type KandleProducerOptions,
+} from './client';
 export { LatencyWindow, type BrokerRtt, type ConsumerMetrics, type ProducerMetrics } from './metrics';
 export * from './assignors';
 export * from './candles';

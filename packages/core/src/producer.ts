@@ -1,6 +1,11 @@
 // Producer: market events → Avro (Confluent framing) → Kafka with acks=all, idempotence and Java-compatible keys.
 import { loadNativeClient, nativeCodes } from './rdkafka';
-import { type KafkaConnection, type RegistryConnection, resolveKafkaConnection } from './config';
+import {
+  type KafkaConnection,
+  type RegistryConnection,
+  type ResolvedKafkaConnection,
+  resolveKafkaConnection,
+} from './config';
 import {
   BrokerUnreachableError,
   ConfigError,
@@ -14,7 +19,7 @@ import { withTimeout } from './retry';
 import { LatencyWindow, parseRdkafkaStats, type ProducerMetrics } from './metrics';
 import {
   type AvroEncoder,
-  connectSchemaRegistry,
+  registryHandleFor,
   createAvroEncoder,
   type SchemaRegistryHandle,
   valueSubject,
@@ -105,16 +110,25 @@ interface Pending {
 }
 
 /** Connects, registers the schemas (TopicNameStrategy subjects) and returns a ready producer. */
-export async function createCryptoProducer(options: CryptoProducerOptions = {}): Promise<CryptoProducer> {
-  const resolved = resolveKafkaConnection(options.connection);
+export function createCryptoProducer(options: CryptoProducerOptions = {}): Promise<CryptoProducer> {
+  return openCryptoProducer(options, {});
+}
+
+/**
+ * Internal: {@link createCryptoProducer} with parts a `Kandle` client shares (resolved connection, admin). A borrowed
+ * admin's `close()` does nothing: the client closes it.
+ */
+export async function openCryptoProducer(
+  options: CryptoProducerOptions,
+  shared: { resolved?: ResolvedKafkaConnection; admin?: KafkaAdmin },
+): Promise<CryptoProducer> {
+  const resolved = shared.resolved ?? resolveKafkaConnection(options.connection);
   const acks = options.acks ?? 'all';
   const idempotence = options.idempotence ?? acks === 'all';
   if (idempotence && acks !== 'all') throw new ConfigError("idempotence needs acks: 'all'", { acks });
   const partitioning = options.partitioning ?? 'key-hash';
   const topics = { tickers: options.topics?.tickers ?? 'tickers', trades: options.topics?.trades ?? 'trades' };
-  const registry = isRegistryHandle(options.registry)
-    ? options.registry
-    : connectSchemaRegistry(options.registry ?? {});
+  const registry = registryHandleFor(options.registry);
 
   const [tickerId, tradeId] = await Promise.all([
     registry.register(valueSubject(topics.tickers), tickerSchema),
@@ -154,7 +168,7 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
 
   // librdkafka retries NOT_ENOUGH_REPLICAS until the record times out and then reports only the timeout;
   // asking the cluster why turns "timed out" into the error that says what is wrong.
-  let diagnosisAdmin: Promise<KafkaAdmin> | null = null;
+  let diagnosisAdmin: Promise<KafkaAdmin> | null = shared.admin ? Promise.resolve(shared.admin) : null;
   const explainTimeout = async (timeout: KandleError, topic: string, partition: number): Promise<KandleError> => {
     try {
       diagnosisAdmin ??= createKafkaAdmin(options.connection);
@@ -315,10 +329,6 @@ export async function createCryptoProducer(options: CryptoProducerOptions = {}):
       if (diagnosisAdmin) await (await diagnosisAdmin.catch(() => null))?.close();
     },
   };
-}
-
-function isRegistryHandle(value: unknown): value is SchemaRegistryHandle {
-  return !!value && typeof (value as SchemaRegistryHandle).register === 'function';
 }
 
 /** Maps a librdkafka error to kandle's typed errors. */

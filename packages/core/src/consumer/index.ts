@@ -12,7 +12,7 @@ import {
 } from '../errors';
 import { parseRdkafkaStats } from '../metrics';
 import { type KafkaConsumer, loadNativeClient } from '../rdkafka';
-import { connectSchemaRegistry, type SchemaRegistryHandle } from '../schema/avro';
+import { registryHandleFor, type SchemaRegistryHandle } from '../schema/avro';
 import { createDecoders } from './batch';
 import { type CheckpointStore, createCheckpointStore } from './checkpoint';
 import { createDeadLetterWriter } from './dead-letter';
@@ -45,14 +45,23 @@ export type {
 export { candleRecordKey } from './candle-output';
 
 /** Joins a group and starts consuming in the background. */
-export async function createCandleConsumer(options: CandleConsumerOptions): Promise<CandleConsumer> {
+export function createCandleConsumer(options: CandleConsumerOptions): Promise<CandleConsumer> {
+  return openCandleConsumer(options, {});
+}
+
+/**
+ * Internal: {@link createCandleConsumer} with parts a `Kandle` client shares (resolved connection, admin). A borrowed
+ * admin's `close()` does nothing: the client closes it.
+ */
+export async function openCandleConsumer(
+  options: CandleConsumerOptions,
+  shared: { resolved?: ResolvedKafkaConnection; admin?: KafkaAdmin },
+): Promise<CandleConsumer> {
   const settings = resolveConsumerSettings(options);
-  const resolved = resolveKafkaConnection(options.connection);
-  const registry = isRegistryHandle(options.registry)
-    ? options.registry
-    : connectSchemaRegistry(options.registry ?? {});
+  const resolved = shared.resolved ?? resolveKafkaConnection(options.connection);
+  const registry = registryHandleFor(options.registry);
   const warn = (e: KandleError) => options.onWarning?.(e);
-  const admin = await checkPrerequisites(options, settings, resolved, registry);
+  const admin = await checkPrerequisites(options, settings, resolved, registry, shared.admin);
   const stats: CandleConsumerStats = {
     records: 0,
     tickers: 0,
@@ -265,8 +274,9 @@ async function checkPrerequisites(
   settings: ConsumerSettings,
   resolved: ResolvedKafkaConnection,
   registry: SchemaRegistryHandle,
+  borrowed: KafkaAdmin | undefined,
 ): Promise<KafkaAdmin> {
-  const admin = await createKafkaAdmin({ ...options.connection, brokers: resolved.brokers });
+  const admin = borrowed ?? (await createKafkaAdmin({ ...options.connection, brokers: resolved.brokers }));
   try {
     const existing = await admin.listTopics();
     for (const t of settings.subscribed) if (!existing.includes(t)) throw new UnknownTopicError(t);
@@ -388,7 +398,3 @@ async function committedOffsets(
 }
 
 const sameTp = (a: TopicPartition, b: TopicPartition) => a.topic === b.topic && a.partition === b.partition;
-
-function isRegistryHandle(value: unknown): value is SchemaRegistryHandle {
-  return !!value && typeof (value as SchemaRegistryHandle).register === 'function';
-}

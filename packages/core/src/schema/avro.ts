@@ -49,6 +49,14 @@ export interface SchemaRegistryHandle {
 
 let registryModule: Promise<typeof import('@confluentinc/schemaregistry')> | undefined;
 
+/** Internal: `registry` itself when it is already a handle (shared, with its cache), else a new handle for it. */
+export function registryHandleFor(
+  registry: RegistryConnection | SchemaRegistryHandle | undefined,
+): SchemaRegistryHandle {
+  const isHandle = !!registry && typeof (registry as SchemaRegistryHandle).register === 'function';
+  return isHandle ? (registry as SchemaRegistryHandle) : connectSchemaRegistry((registry as RegistryConnection) ?? {});
+}
+
 /** Connects to the registry (no request is made, and the registry client is not even loaded, until first use). */
 export function connectSchemaRegistry(connection: RegistryConnection = {}): SchemaRegistryHandle {
   const resolved = resolveRegistryConnection(connection);
