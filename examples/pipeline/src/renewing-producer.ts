@@ -1,8 +1,5 @@
 // Renewing producer: replaces the pipeline's idempotent producer when librdkafka declares it fatally failed, so writes resume after an outage.
-import type { CryptoProducer, ProducerMetrics } from '@kandle/core';
-
-/** librdkafka's `ERR__FATAL`: the producer instance can send nothing more. */
-const FATAL_ERROR_CODE = -150;
+import { type CryptoProducer, isFatalClientError, type ProducerMetrics } from '@kandle/core';
 
 /** Options of {@link createRenewingProducer}. */
 export interface RenewingProducerOptions {
@@ -10,12 +7,6 @@ export interface RenewingProducerOptions {
   create: () => Promise<CryptoProducer>;
   /** Told when a fatally failed producer was replaced (`reason`: its error), or a replacement failed. */
   onRenew?: (event: { replaced: boolean; reason: string }) => void;
-}
-
-/** Whether `error` says the producer instance is fatally failed (every later send fails at once). */
-export function isFatalProducerError(error: unknown): boolean {
-  const e = error as { details?: { code?: unknown }; message?: unknown };
-  return e?.details?.code === FATAL_ERROR_CODE || /Local: Fatal error/.test(String(e?.message));
 }
 
 /**
@@ -58,7 +49,7 @@ export async function createRenewingProducer(options: RenewingProducerOptions): 
 
   const watch = <T>(sent: Promise<T>): Promise<T> => {
     sent.catch((e: unknown) => {
-      if (isFatalProducerError(e)) renew((e as Error).message);
+      if (isFatalClientError(e)) renew((e as Error).message);
     });
     return sent;
   };

@@ -1,7 +1,13 @@
 // Tests of the renewing producer's swap: fatal errors replace the producer once, other errors never, metrics add up.
-import { type CryptoProducer, type DeliveryReport, KandleError, NotEnoughReplicasError } from '@kandle/core';
+import {
+  type CryptoProducer,
+  type DeliveryReport,
+  isFatalClientError,
+  KandleError,
+  NotEnoughReplicasError,
+} from '@kandle/core';
 import { describe, expect, it } from 'vitest';
-import { createRenewingProducer, isFatalProducerError } from '../src/renewing-producer';
+import { createRenewingProducer } from '../src/renewing-producer';
 
 /** librdkafka's fatal error as the producer reports it (details.code −150, ERR__FATAL). */
 const fatal = () =>
@@ -42,12 +48,13 @@ function scriptedProducer(name: string, failures: Error[] = []) {
 
 const trade = { kind: 'trade', id: 1, symbol: 'tBTCUSD', time: 0, amount: 1, price: 1 } as never;
 
-describe('isFatalProducerError', () => {
+describe('isFatalClientError', () => {
   it('knows ERR__FATAL by code or by message, and nothing else', () => {
-    expect(isFatalProducerError(fatal())).toBe(true);
-    expect(isFatalProducerError(new Error('Broker: Local: Fatal error'))).toBe(true);
-    expect(isFatalProducerError(new NotEnoughReplicasError('trades'))).toBe(false);
-    expect(isFatalProducerError(undefined)).toBe(false);
+    expect(isFatalClientError(fatal())).toBe(true);
+    expect(isFatalClientError(new Error('Broker: Local: Fatal error'))).toBe(true);
+    expect(isFatalClientError(new NotEnoughReplicasError('trades'))).toBe(false);
+    expect(isFatalClientError(Object.assign(new Error('fatal'), { code: -150 }))).toBe(true);
+    expect(isFatalClientError(undefined)).toBe(false);
   });
 });
 

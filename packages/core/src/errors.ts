@@ -84,6 +84,15 @@ export function kandleErrorFrom(
   });
 }
 
+/**
+ * Whether `error` is librdkafka's `ERR__FATAL` (−150), raw or inside a `KandleError`'s details: the client instance
+ * (typically an idempotent producer after a broker lost its state) can do nothing more and must be replaced.
+ */
+export function isFatalClientError(error: unknown): boolean {
+  const e = error as { code?: unknown; details?: { code?: unknown }; message?: unknown } | undefined;
+  return e?.code === -150 || e?.details?.code === -150 || /Local: Fatal error/.test(String(e?.message));
+}
+
 /** A configuration value is missing, malformed or contradictory. */
 export class ConfigError extends KandleError {
   constructor(message: string, details?: Record<string, unknown>) {

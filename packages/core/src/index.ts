@@ -11,6 +11,7 @@ export {
   DeliveryError,
   FeedMessageError,
   GroupRequestError,
+  isFatalClientError,
   KandleError,
   type KandleErrorCode,
   NotEnoughReplicasError,

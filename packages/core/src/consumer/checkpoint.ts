@@ -62,42 +62,64 @@ export async function createCheckpointStore(options: {
       for (const input of inputs) await ensureTopicLike(admin, changelogTopic(groupId, input), input, configs);
     },
     restore: (tp) => readChangelog(reader, changelogTopic(groupId, tp.topic), tp.partition, options.restoreTimeoutMs),
-    async write(entry, offset) {
-      const topic = changelogTopic(groupId, entry.topic);
-      const records = changedRecords(entry).map((r) => ({ topic, partition: entry.partition, ...r }));
-      records.push({ topic, partition: entry.partition, key: POSITION_KEY, value: json({ offset, owner: clientId }) });
-      const dirty = new Map(entry.dirty);
-      entry.dirty.clear();
-      try {
-        // One idempotent producer keeps the partition's records in order: the position lands after what it covers.
-        await Promise.all(records.map((r) => producer.send(r)));
-      } catch (e) {
-        for (const [key, id] of dirty) entry.dirty.set(key, id);
-        entry.writtenClocks.clear();
-        throw kandleErrorFrom('CHECKPOINT_FAILED', `checkpoint write to ${topic} failed`, e, { retriable: true });
-      }
-    },
+    write: (entry, offset) => writeCheckpoint(producer, changelogTopic(groupId, entry.topic), entry, offset, clientId),
     close: () => new Promise<void>((resolve) => reader.disconnect(() => resolve())),
   };
 }
 
+/**
+ * Internal (exported for its tests): writes what changed in `entry` since the last write to `topic`, then the position
+ * `offset`. The position is sent only once every record it covers is durable, so a write that fails part-way leaves
+ * no position claiming it: a restore trusts only what precedes the last position. What the entry believes the
+ * changelog holds (`written`, `writtenClocks`, `dirty`) changes only when the write succeeded, so a failed write is
+ * sent again whole, tombstones included.
+ */
+export async function writeCheckpoint(
+  producer: Pick<SideProducer, 'send'>,
+  topic: string,
+  entry: PartitionEntry,
+  offset: number,
+  owner: string,
+): Promise<void> {
+  const changes = changedRecords(entry);
+  const dirty = new Map(entry.dirty);
+  entry.dirty.clear(); // updates folded while the write is in flight mark their candles again
+  const { partition } = entry;
+  try {
+    await Promise.all(changes.records.map((r) => producer.send({ topic, partition, ...r })));
+    await producer.send({ topic, partition, key: POSITION_KEY, value: json({ offset, owner }) });
+  } catch (e) {
+    for (const [key, id] of dirty) if (!entry.dirty.has(key)) entry.dirty.set(key, id);
+    throw kandleErrorFrom('CHECKPOINT_FAILED', `checkpoint write to ${topic} failed`, e, { retriable: true });
+  }
+  for (const key of changes.opened) entry.written.add(key);
+  for (const key of changes.tombstoned) entry.written.delete(key);
+  for (const [key, time] of changes.clocks) entry.writtenClocks.set(key, time);
+}
+
 /** Upserts for changed open candles, tombstones for written ones that closed, and the clocks that moved. */
-function changedRecords(entry: PartitionEntry): Array<{ key: string; value: Buffer | null }> {
-  const out: Array<{ key: string; value: Buffer | null }> = [];
+function changedRecords(entry: PartitionEntry) {
+  const records: Array<{ key: string; value: Buffer | null }> = [];
+  const opened: string[] = [];
+  const tombstoned: string[] = [];
+  const clocks: Array<[string, number]> = [];
   for (const [key, c] of entry.dirty) {
     const open = entry.aggregator.openCandle(c.symbol, c.source, c.interval, c.start);
     if (open) {
-      out.push({ key, value: json(open) });
-      entry.written.add(key);
-    } else if (entry.written.delete(key)) out.push({ key, value: null });
+      records.push({ key, value: json(open) });
+      opened.push(key);
+    } else if (entry.written.has(key)) {
+      records.push({ key, value: null });
+      tombstoned.push(key);
+    }
   }
   for (const clock of entry.aggregator.clocks()) {
     const key = clockKey(clock);
     if (entry.writtenClocks.get(key) === clock.maxEventTime) continue;
-    out.push({ key, value: json({ maxEventTime: clock.maxEventTime }) });
-    entry.writtenClocks.set(key, clock.maxEventTime);
+    records.push({ key, value: json({ maxEventTime: clock.maxEventTime }) });
+    clocks.push([key, clock.maxEventTime]);
   }
-  return out;
+  return { records, opened, tombstoned, clocks };
 }
 
 /**

@@ -1,6 +1,6 @@
 // Consumer / side producer: the idempotent acks=all producer that writes the consumer's own records (dead letters, checkpoints).
 import type { ResolvedKafkaConnection, RdkafkaSettings } from '../config';
-import { BrokerUnreachableError } from '../errors';
+import { BrokerUnreachableError, isFatalClientError } from '../errors';
 import { loadNativeClient, type Producer } from '../rdkafka';
 
 /** One record to write; `partition: null` lets librdkafka choose. */
@@ -29,10 +29,35 @@ export async function createSideProducer(
   userSettings: RdkafkaSettings,
   clientId: string,
 ): Promise<SideProducer> {
-  const producer = await connectProducer(resolved, { 'client.id': `${clientId}-side` }, userSettings);
+  const connect = () => connectProducer(resolved, { 'client.id': `${clientId}-side` }, userSettings);
+  let producer = await connect();
+  // A fatally failed idempotent producer (seen after broker kills: "Local: Fatal error") refuses every later record;
+  // kept, it would fail every checkpoint and dead letter from then on, so no offset would ever be committed again.
+  let replacing: Promise<void> | undefined;
+  const replace = (failed: Producer) => {
+    replacing ??= connect()
+      .then((fresh) => {
+        if (producer === failed) producer = fresh;
+        failed.disconnect(() => undefined);
+      })
+      .catch(() => undefined) // still unreachable: the next fatal error tries again
+      .finally(() => {
+        replacing = undefined;
+      });
+  };
   return {
-    send: (record) => sendRecord(producer, record),
+    async send(record) {
+      await replacing;
+      const used = producer;
+      try {
+        await sendRecord(used, record);
+      } catch (e) {
+        if (isFatalClientError(e)) replace(used);
+        throw e;
+      }
+    },
     async close() {
+      await replacing;
       await new Promise<void>((resolve) => producer.flush(10_000, () => resolve()));
       await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
     },
