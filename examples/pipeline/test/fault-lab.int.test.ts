@@ -288,11 +288,12 @@ describe('the fault lab of the live page, on brokers this test started', () => {
     const tradesInLog = (await admin.groupLag(`${topics.trades}-probe`, topics.trades)).reduce((n, p) => n + p.end, 0);
     const consumedTrades = () =>
       SYMBOLS.flatMap((s) => pipeline.store.series(s, '1m', 'trade')).reduce((n, c) => n + c.count, 0);
-    // Not asserted: consumed = in the log held in most runs but not all (once 180 s without converging); open in [L].
+    // A checkpoint write that failed part-way once let a restore revive a closed candle with an old count, so this
+    // did not converge in one run of five; the diagnosis below is printed if it ever fails again.
     await waitFor(
       'the group to have folded every trade in the log',
       () => consumedTrades() === tradesInLog,
-      60_000,
+      120_000,
     ).catch(async () => {
       // Where the difference is: each member's processed/committed positions vs the log ends, and its counters.
       const ends = await admin.groupLag(`${topics.trades}-probe`, topics.trades);
@@ -314,8 +315,11 @@ describe('the fault lab of the live page, on brokers this test started', () => {
     measured.refused = direct.refused;
     measured.tradesAcknowledged = ackedTrades;
     measured.tradesConsumed = consumedTrades();
-    // Every acknowledged trade is in the log (lost 0 says none is past the log end) and was consumed.
+    // Every acknowledged trade is in the log (lost 0 says none is past the log end), and every trade in the log was
+    // folded into the candles once. The log may hold a few more than were acknowledged: a record whose request timed
+    // out in flight is reported refused, yet the broker may have appended it (librdkafka's "possibly persisted").
     expect(ackedTrades).toBeLessThanOrEqual(tradesInLog);
+    expect(measured.tradesConsumed).toBe(tradesInLog);
     expect(pageErrors).toEqual([]);
     if (SHOTS) await page.screenshot({ path: shot('recovered'), fullPage: true });
   }, 600_000);
