@@ -2,7 +2,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupRequestError } from '../src/index';
-import { PureAdmin } from '../src/pure-admin';
+import { PureAdmin } from '../src/admin/groups';
 
 /** A fault injector on loopback, not a broker: it accepts connections and never says a word. */
 let silent: Server;

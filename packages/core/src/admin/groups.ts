@@ -6,9 +6,9 @@
 // (confluentinc/confluent-kafka-javascript#531, #374). Those answers are exactly what a rebalance after a broker
 // restart produces, so these calls are spoken from JS, where an error is an error. See docs/native-client.md.
 import type { Admin, Kafka, SASLOptions } from 'kafkajs';
-import type { KafkaConnection } from './config';
-import { ConfigError, GroupRequestError, KandleError, kandleErrorFrom } from './errors';
-import { retryRetriable, withTimeout } from './retry';
+import type { KafkaConnection } from '../config';
+import { ConfigError, GroupRequestError, KandleError, kandleErrorFrom } from '../errors';
+import { retryRetriable, withTimeout } from '../retry';
 
 /** One group member and the partitions the coordinator assigned to it. */
 export interface GroupMemberState {

@@ -1,0 +1,146 @@
+// Admin / topics: creates a topic (or validates the existing one) and waits until every broker's metadata shows it.
+import { ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from '../errors';
+import { backoffMs, sleep } from '../retry';
+import type { PureAdmin } from './groups';
+import type { ClusterMetadata } from './metadata';
+
+/** What a topic should look like. */
+export interface TopicSpec {
+  name: string;
+  /** Default 2 (the original kafka-python project's). */
+  partitions?: number;
+  /** Default 3. */
+  replicationFactor?: number;
+  /** `min.insync.replicas`; with `acks=all` a write needs this many replicas in sync. Default 2. */
+  minInsyncReplicas?: number;
+  /** Extra topic configs (`retention.ms`, `cleanup.policy`, …). */
+  configs?: Record<string, string>;
+}
+
+/** What topic creation needs from the admin: the topic list, the KafkaJS half and the metadata reader. */
+export interface TopicTools {
+  listTopics(): Promise<string[]>;
+  pure: PureAdmin;
+  metadata: ClusterMetadata;
+}
+
+/** Creates the topic, or checks that the existing one matches `spec`; a mismatch throws `TopicMismatchError`. */
+export async function ensureTopic(tools: TopicTools, spec: TopicSpec): Promise<'created' | 'exists'> {
+  const partitions = spec.partitions ?? 2;
+  const replicationFactor = spec.replicationFactor ?? 3;
+  const minIsr = spec.minInsyncReplicas ?? 2;
+  if (!spec.name || /[^a-zA-Z0-9._-]/.test(spec.name)) throw new ConfigError(`invalid topic name "${spec.name}"`);
+  if (minIsr > replicationFactor)
+    throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
+  if (!(await tools.listTopics()).includes(spec.name)) {
+    const configEntries = Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(
+      ([name, value]) => ({ name, value }),
+    );
+    const created = await createTopic(tools, {
+      topic: spec.name,
+      numPartitions: partitions,
+      replicationFactor,
+      configEntries,
+    });
+    if (created) {
+      await untilVisible(tools.metadata, spec.name, partitions);
+      return 'created';
+    }
+  }
+  // Also after "already exists": an earlier attempt that timed out may have created it a moment ago, and
+  // metadata lags behind the controller on a fresh cluster (was an UnknownTopicError in the examples).
+  await untilVisible(tools.metadata, spec.name);
+  const differences = await differencesFrom(tools, spec, { partitions, replicationFactor, minIsr });
+  if (differences.length) throw new TopicMismatchError(spec.name, differences);
+  return 'exists';
+}
+
+/** Creates `topic` with the broker defaults (partitions, replication) unless it exists. */
+export async function createTopicIfMissing(tools: TopicTools, topic: string): Promise<void> {
+  if ((await tools.listTopics()).includes(topic)) return;
+  try {
+    await tools.pure.bounded(
+      'create topics',
+      (await tools.pure.admin()).createTopics({ topics: [{ topic }], timeout: 10_000, waitForLeaders: false }),
+    );
+  } catch (e) {
+    if (!/already exists/i.test(String((e as Error).message))) throw e;
+  }
+  await untilVisible(tools.metadata, topic);
+}
+
+/**
+ * CreateTopics through KafkaJS (librdkafka's was seen timing out for good after a broker restart). A broker that just
+ * (re)started may not be registered yet: "replication factor larger than available brokers" and timeouts pass within
+ * seconds, so they are retried for 30 s; bad configs and ACLs are not. Resolves false when the topic already existed.
+ */
+async function createTopic(
+  tools: TopicTools,
+  topic: { topic: string; numPartitions: number; replicationFactor: number; configEntries: object[] },
+): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      // KafkaJS semantics: false means the topic already existed (metadata was stale), so the caller validates it.
+      // waitForLeaders off: KafkaJS's leader wait let an UNKNOWN_TOPIC_OR_PARTITION escape as an uncaught
+      // exception (a member crashed starting mid-rebalance); untilVisible does that wait instead.
+      return await tools.pure.bounded(
+        'create topics',
+        (await tools.pure.admin()).createTopics({ topics: [topic as never], timeout: 10_000, waitForLeaders: false }),
+      );
+    } catch (e) {
+      // KafkaJS wraps the broker's answer per topic: say what the broker said.
+      const nested = ((e as { errors?: Array<{ message?: string }> }).errors ?? []).map((n) => n.message);
+      const detail = [(e as Error).message, ...nested].join(': ');
+      if (/already exists/i.test(detail)) return false;
+      const permanent = /authoriz|policy|invalid config|invalid partitions|topic name/i.test(detail);
+      if (permanent || e instanceof UnknownTopicError || Date.now() > deadline)
+        throw new KandleError('TOPIC_CREATE_FAILED', `could not create topic "${topic.topic}": ${detail}`, {
+          cause: e,
+          retriable: !permanent,
+          details: { topic: topic.topic },
+        });
+      await sleep(backoffMs(attempt, 250, 2_000));
+    }
+  }
+}
+
+/** How the existing topic differs from the spec (partitions, replication, min.insync.replicas, configs). */
+async function differencesFrom(
+  tools: TopicTools,
+  spec: TopicSpec,
+  wanted: { partitions: number; replicationFactor: number; minIsr: number },
+): Promise<string[]> {
+  const state = await tools.metadata.describeTopic(spec.name);
+  const differences: string[] = [];
+  if (state.length !== wanted.partitions) differences.push(`partitions ${state.length} (wanted ${wanted.partitions})`);
+  const rf = state[0]?.replicas.length ?? 0;
+  if (rf !== wanted.replicationFactor)
+    differences.push(`replication factor ${rf} (wanted ${wanted.replicationFactor})`);
+  const configs = await tools.pure.topicConfigs(spec.name, ['min.insync.replicas', ...Object.keys(spec.configs ?? {})]);
+  const actualMinIsr = configs.get('min.insync.replicas');
+  if (actualMinIsr !== String(wanted.minIsr))
+    differences.push(`min.insync.replicas ${actualMinIsr} (wanted ${wanted.minIsr})`);
+  for (const [name, value] of Object.entries(spec.configs ?? {})) {
+    const actual = configs.get(name);
+    if (actual !== value) differences.push(`${name} ${actual} (wanted ${value})`);
+  }
+  return differences;
+}
+
+/**
+ * A created topic reaches every broker's metadata a moment later; clients started before that see "unknown topic".
+ * Waits until three reads in a row show it with a leader for every partition (and `partitions` of them, when given:
+ * with none, any count is accepted and the existing topic is validated afterwards). Throws `UnknownTopicError` after 30 s.
+ */
+async function untilVisible(metadata: ClusterMetadata, topic: string, partitions?: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let seen = 0;
+  while (seen < 3) {
+    const state = await metadata.describeTopic(topic).catch(() => []);
+    const complete = state.length > 0 && (partitions === undefined || state.length === partitions);
+    seen = complete && state.every((p) => p.leader >= 0) ? seen + 1 : 0;
+    if (Date.now() > deadline) throw new UnknownTopicError(topic);
+    if (seen < 3) await sleep(100);
+  }
+}
