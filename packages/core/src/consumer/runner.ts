@@ -1,7 +1,7 @@
 // Consumer / runner: the poll → batch → deliver → commit loop, staying a live group member while a batch waits to be handled.
 import { formatCommitMetadata } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
-import { KandleError, kandleErrorFrom } from '../errors';
+import { isFatalClientError, KandleError, kandleErrorFrom } from '../errors';
 import type { CandleUpdate } from '../candles/types';
 import type { KafkaConsumer, Message } from '../rdkafka';
 import { type BatchStepDeps, runBatchStep } from './batch';
@@ -57,8 +57,21 @@ export class Runner {
   /** Exactly-once: offsets whose checkpoint and output are in the open transaction, per partition entry. */
   private readonly pendingOffsets = new Map<PartitionEntry, number>();
   lastError: unknown = null;
+  /** Error events of the consumer's queue, reported without flooding `onWarning`. */
+  private readonly consumerEvents: ThrottledReport;
 
-  constructor(private readonly deps: RunnerDeps) {}
+  constructor(private readonly deps: RunnerDeps) {
+    this.consumerEvents = new ThrottledReport(5_000, (error, repeated) =>
+      deps.warn(
+        kandleErrorFrom(
+          'CONSUMER_FAILED',
+          `consumer event${repeated > 0 ? ` (and ${repeated} more like it)` : ''}`,
+          error,
+          { retriable: true },
+        ),
+      ),
+    );
+  }
 
   /** Runs until the state leaves Running. */
   async run(): Promise<void> {
@@ -167,9 +180,21 @@ export class Runner {
     }
   }
 
+  /**
+   * One poll. An error event in the consumer's queue (unknown partition or transport trouble while brokers restart)
+   * is librdkafka telling, not failing: it recovers by itself, so the event is reported (at most once per code every
+   * few seconds) and the loop reads on at once. Treated as a loop failure, each cost a 500 ms pause (or, inside a
+   * waiting batch, a retake from the checkpoint), and a burst of them after a broker restart stalled consumption for
+   * minutes. Only a fatal error fails the loop.
+   */
   private consume(): Promise<Message[]> {
     return new Promise<Message[]>((resolve, reject) =>
-      this.deps.consumer.consume(this.deps.batchSize, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
+      this.deps.consumer.consume(this.deps.batchSize, (err, messages) => {
+        if (!err) return resolve(messages ?? []);
+        if (isFatalClientError(err)) return reject(err);
+        this.consumerEvents.report(err);
+        resolve([]);
+      }),
     );
   }
 
@@ -248,4 +273,26 @@ export class Runner {
 
 function clocksOf(entry: PartitionEntry): Map<string, number> {
   return new Map(entry.aggregator.clocks().map((c) => [`${c.symbol}|${c.source}`, c.maxEventTime]));
+}
+
+/** Reports an error at once, then at most once per `periodMs` per error code, with how many were held back. */
+class ThrottledReport {
+  private readonly byCode = new Map<string, { lastAt: number; held: number }>();
+
+  constructor(
+    private readonly periodMs: number,
+    private readonly emit: (error: unknown, repeated: number) => void,
+  ) {}
+
+  report(error: unknown): void {
+    const code = String((error as { code?: unknown })?.code ?? (error as Error)?.message);
+    const now = Date.now();
+    const seen = this.byCode.get(code);
+    if (seen && now - seen.lastAt < this.periodMs) {
+      seen.held++;
+      return;
+    }
+    this.byCode.set(code, { lastAt: now, held: 0 });
+    this.emit(error, seen?.held ?? 0);
+  }
 }
