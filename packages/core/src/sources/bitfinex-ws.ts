@@ -86,8 +86,8 @@ export interface BitfinexWsSourceOptions {
   /**
    * Backfill before going live: with `history.durationMs` > 0, `start()` resolves at once, the trades of the last
    * `durationMs` (or since `history.resumeFrom()`) are fetched from Bitfinex's REST trades history and emitted in
-   * event-time order, and only then does the WebSocket connect (its trades snapshot skips what the backfill
-   * emitted). `startTimeoutMs` does not apply then: connection failures after the backfill are reported and
+   * event-time order, and only then does the WebSocket connect (its trades snapshot skips every trade up to the
+   * backfill's end). `startTimeoutMs` does not apply then: connection failures after the backfill are reported and
    * retried. Needs the `trades` channel. See {@link BitfinexHistoryOptions}. Default: no history.
    */
   history?: BitfinexHistoryOptions;
@@ -168,6 +168,8 @@ export class BitfinexWsSource extends MarketSourceBase {
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private readonly history: ResolvedBitfinexHistory | undefined;
   private readonly stopBackfill = new AbortController();
+  /** Snapshot trades up to this event time were covered by the backfill (emitted, or delivered before its resume point). */
+  private backfilledUntil = Number.NEGATIVE_INFINITY;
   private backfill: Promise<BackfillResult | undefined> = Promise.resolve(undefined);
   private startWaiter: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
 
@@ -291,7 +293,7 @@ export class BitfinexWsSource extends MarketSourceBase {
     });
   }
 
-  /** The past from the REST history, then the live connection (whose trades snapshot skips what was emitted). */
+  /** The past from the REST history, then the live connection (whose trades snapshot skips what the backfill covered). */
   private async backfillThenConnect(history: ResolvedBitfinexHistory): Promise<BackfillResult | undefined> {
     const symbols = [...new Set([...this.subscriptions.values()].map((s) => s.symbol))];
     let result: BackfillResult | undefined;
@@ -305,6 +307,7 @@ export class BitfinexWsSource extends MarketSourceBase {
         signal: this.stopBackfill.signal,
       });
       for (const [symbol, id] of result.lastTradeIds) this.lastTradeId.set(symbol, id);
+      this.backfilledUntil = result.to;
     } catch (cause) {
       const message = cause instanceof Error ? cause.message : String(cause);
       this.emitError(new FeedError('network', `history backfill failed, going live without it: ${message}`, { cause }));
@@ -705,7 +708,7 @@ export class BitfinexWsSource extends MarketSourceBase {
   private deliverTrades(trades: readonly Trade[], snapshot: boolean): void {
     for (const trade of trades) {
       const last = this.lastTradeId.get(trade.symbol);
-      if (snapshot && last !== undefined && trade.id <= last) {
+      if (snapshot && ((last !== undefined && trade.id <= last) || trade.time <= this.backfilledUntil)) {
         this.counters.ignored += 1;
         continue;
       }

@@ -158,4 +158,34 @@ describe('Bitfinex trades history backfill', () => {
     expect(ids(trades.slice(result?.emitted))).toEqual(['tBTCUSD:9999999999']);
     expect(source.stats().ignored).toBeGreaterThan(0);
   });
+
+  it('a resumed backfill with nothing new still keeps the trades snapshot from repeating what went through before', async () => {
+    server = await startFakeBitfinex({ seed: 9, heartbeatIntervalMs: 0 });
+    const newest = Math.max(...SYMBOLS.flatMap((s) => server?.tradeHistory(s).map((t) => t[1] as number) ?? []));
+    source = createBitfinexWsSource({
+      symbols: SYMBOLS,
+      url: server.url,
+      history: {
+        durationMs: 3_600_000,
+        restUrl: server.restUrl,
+        ignoreRateLimit: true,
+        // The last run delivered everything up to the newest trade (and that trade).
+        resumeFrom: async () => ({
+          time: newest,
+          tradeIds: SYMBOLS.flatMap((s) => server?.tradeHistory(s) ?? [])
+            .filter((t) => t[1] === newest)
+            .map((t) => t[0] as number),
+        }),
+      },
+    });
+    const trades: Trade[] = [];
+    source.onTrade((t) => trades.push(t));
+    await source.start();
+    expect((await source.backfilled())?.emitted).toBe(0);
+    const fake = server;
+    await fake.waitFor(() => fake.subscriptions.length === 4, 5_000);
+    fake.pushTrade('tETHUSD', [9_999_999_998, Date.now(), 1, 3_600]);
+    await fake.waitFor(() => trades.length > 0);
+    expect(ids(trades)).toEqual(['tETHUSD:9999999998']);
+  });
 });
