@@ -400,12 +400,16 @@ async function start() {
 
 // ---- Message browser
 
-/** Loads one page of records (`offset` undefined: the newest) and shows it. */
+/**
+ * Loads one page of records and shows it: from `offset` (undefined: the newest page), or with `{ time }` (Unix ms)
+ * from the first record at or after that time.
+ */
 async function loadMessages(offset) {
   const topic = $('msg-topic').value;
   const partition = $('msg-partition').value || '0';
   const query = new URLSearchParams({ topic, partition, limit: '20' });
-  if (offset !== undefined && offset !== '') query.set('offset', String(offset));
+  if (typeof offset === 'object') query.set('time', String(offset.time));
+  else if (offset !== undefined && offset !== '') query.set('offset', String(offset));
   state.messages = null;
   // Only the latest request's answer is shown: an earlier one (e.g. the first "newest" page) may arrive after it.
   const generation = ++state.messageGeneration;
@@ -430,12 +434,12 @@ async function loadMessages(offset) {
 }
 
 function messageRow(record) {
-  const headers = Object.entries(record.headers)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ');
-  const value = record.poison
-    ? `poison (${record.poison.reason}): ${record.poison.message} · "${record.poison.preview}"`
-    : JSON.stringify(record.value);
+  const headers = h(
+    'td',
+    { class: 'headers' },
+    ...Object.entries(record.headers).map(([k, v]) => h('div', { 'data-header': k }, `${k}=${v}`)),
+  );
+  const value = record.poison ? poisonCell(record.poison) : h('td', {}, JSON.stringify(record.value));
   return h(
     'tr',
     { 'data-offset': record.offset, 'data-partition': record.partition, 'data-poison': String(!!record.poison) },
@@ -447,15 +451,33 @@ function messageRow(record) {
       record.timestamp === null ? '' : new Date(record.timestamp).toISOString().replace('T', ' ').slice(0, 23),
     ),
     h('td', {}, record.key ?? ''),
-    h('td', {}, headers),
+    headers,
     h('td', { class: 'num' }, record.schemaId === null ? '—' : String(record.schemaId)),
-    h('td', {}, value),
+    value,
+  );
+}
+
+/** A value that did not decode (or sits on the dead-letter topic): marked as poison, shown as hex and text, never run. */
+function poisonCell(poison) {
+  const from = poison.source
+    ? ` · from ${poison.source.topic}[${poison.source.partition}]@${poison.source.offset}`
+    : '';
+  return h(
+    'td',
+    { class: 'poison' },
+    h('strong', { class: 'poison-label' }, `☠ poison (${poison.reason})`),
+    ` ${poison.message}${from}`,
+    h('div', { class: 'poison-bytes' }, `${poison.bytes} bytes · hex ${poison.hex}`),
+    h('div', { class: 'poison-bytes' }, `text "${poison.preview}"`),
   );
 }
 
 function startMessageBrowser() {
-  const topics = [state.config.topics.trades, state.config.topics.tickers];
-  $('msg-topic').replaceChildren(...topics.map((t) => h('option', { value: t }, t)));
+  const { trades, tickers, deadLetter } = state.config.topics;
+  $('msg-topic').replaceChildren(
+    ...[trades, tickers].map((t) => h('option', { value: t }, t)),
+    ...(deadLetter ? [h('option', { value: deadLetter }, `${deadLetter} (dead letters)`)] : []),
+  );
   const page = () => state.messages ?? { offset: 0, high: 0 };
   $('message-picker').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -467,6 +489,11 @@ function startMessageBrowser() {
   $('msg-older').addEventListener('click', () => void loadMessages(Math.max(0, page().offset - 20)));
   $('msg-newer').addEventListener('click', () => void loadMessages(page().offset + 20));
   $('msg-newest').addEventListener('click', () => void loadMessages(undefined));
+  // datetime-local has no zone: the page reads it as UTC, like every time it shows.
+  $('msg-time-go').addEventListener('click', () => {
+    const time = Date.parse(`${$('msg-time').value}Z`);
+    if (Number.isFinite(time)) void loadMessages({ time });
+  });
   $('msg-topic').addEventListener('change', () => void loadMessages(undefined));
   $('msg-partition').addEventListener('change', () => void loadMessages(undefined));
   void loadMessages(undefined);

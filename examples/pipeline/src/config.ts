@@ -51,12 +51,19 @@ export interface PipelineConfig {
   replayFile: string | undefined;
   /** `KANDLE_BITFINEX_URL`: WebSocket URL (e.g. the fake server of `@kandle/core/testing`). */
   bitfinexUrl: string | undefined;
+  /**
+   * `KANDLE_BITFINEX_REST_URL`: REST base URL of the history backfill. Default: the host of `KANDLE_BITFINEX_URL`
+   * (ws → http, wss → https; Bitfinex and the fake serve both on one host), else Bitfinex's public REST URL.
+   */
+  bitfinexRestUrl: string | undefined;
   /** `KANDLE_INTERVALS`, default `1m,5m,15m,1h`. */
   intervals: CandleInterval[];
   /** `KANDLE_TICKERS_TOPIC` / `KANDLE_TRADES_TOPIC`, default `tickers` / `trades`. */
   topics: { tickers: string; trades: string };
   /** `KANDLE_GROUP`, default `candles`. */
   groupId: string;
+  /** `KANDLE_DLQ_TOPIC`, default `kandle.dlq`: where the group puts records it cannot decode (browsable on the page). */
+  deadLetterTopic: string;
   /** `KANDLE_ASSIGNMENT`, default `range` (Kafka's default, as in the seed). */
   assignment: NativeAssignment;
   /** `KANDLE_PORT`, default 8080; 0 picks a free port. */
@@ -64,8 +71,9 @@ export interface PipelineConfig {
   /** `KANDLE_HOST`, default `127.0.0.1` (loopback only). */
   host: string;
   /**
-   * `KANDLE_HISTORY`, default `6h` (`0` turns it off): how much past the synthetic and replay sources backfill on
-   * start, through Kafka, before going live. Milliseconds. The Bitfinex source ignores it (no REST backfill yet).
+   * `KANDLE_HISTORY`, default `6h` (`0` turns it off): how much past every source backfills on start, through Kafka,
+   * before going live (synthetic generates it, replay starts its clock that far back, bitfinex fetches its REST trades
+   * history, resuming after the newest trade already on the trades topic). Milliseconds.
    */
   historyMs: number;
   /** `INFLUX_HOST` + `INFLUX_TOKEN` + `INFLUX_DATABASE`; undefined when `INFLUX_HOST` is unset. */
@@ -82,6 +90,7 @@ export const CONFIG_DEFAULTS = {
   KANDLE_TICKERS_TOPIC: 'tickers',
   KANDLE_TRADES_TOPIC: 'trades',
   KANDLE_GROUP: 'candles',
+  KANDLE_DLQ_TOPIC: 'kandle.dlq',
   KANDLE_ASSIGNMENT: 'range',
   KANDLE_PORT: '8080',
   KANDLE_HOST: '127.0.0.1',
@@ -171,6 +180,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (bitfinexUrl && source !== 'bitfinex') problems.push('KANDLE_BITFINEX_URL needs KANDLE_SOURCE=bitfinex');
   if (bitfinexUrl && !/^wss?:\/\/\S+$/.test(bitfinexUrl))
     problems.push(`KANDLE_BITFINEX_URL=${bitfinexUrl} must be a ws:// or wss:// URL`);
+  const restUrlText = read('KANDLE_BITFINEX_REST_URL');
+  if (restUrlText && source !== 'bitfinex') problems.push('KANDLE_BITFINEX_REST_URL needs KANDLE_SOURCE=bitfinex');
+  if (restUrlText && !/^https?:\/\/\S+$/.test(restUrlText))
+    problems.push(`KANDLE_BITFINEX_REST_URL=${restUrlText} must be an http:// or https:// URL`);
+  const bitfinexRestUrl = restUrlText ?? (bitfinexUrl ? restUrlOf(bitfinexUrl) : undefined);
 
   const intervals = list(readOr('KANDLE_INTERVALS')) as CandleInterval[];
   if (intervals.length === 0) problems.push('KANDLE_INTERVALS must name at least one interval, e.g. 1m');
@@ -184,6 +198,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   ] as const)
     if (!TOPIC_NAME.test(topic)) problems.push(`${name}=${topic} is not a valid topic name ([a-zA-Z0-9._-])`);
   if (topics.tickers === topics.trades) problems.push('KANDLE_TICKERS_TOPIC and KANDLE_TRADES_TOPIC must differ');
+  const deadLetterTopic = readOr('KANDLE_DLQ_TOPIC');
+  if (!TOPIC_NAME.test(deadLetterTopic))
+    problems.push(`KANDLE_DLQ_TOPIC=${deadLetterTopic} is not a valid topic name ([a-zA-Z0-9._-])`);
+  else if (deadLetterTopic === topics.tickers || deadLetterTopic === topics.trades)
+    problems.push('KANDLE_DLQ_TOPIC must differ from the tickers and trades topics');
 
   const groupId = readOr('KANDLE_GROUP');
   const assignment = oneOf('KANDLE_ASSIGNMENT', ASSIGNMENTS);
@@ -228,9 +247,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     speed,
     replayFile,
     bitfinexUrl,
+    bitfinexRestUrl,
     intervals,
     topics,
     groupId,
+    deadLetterTopic,
     assignment,
     port,
     host,
@@ -257,4 +278,14 @@ function list(text: string): string[] {
 
 function isNumber(text: string): boolean {
   return /^\d+(\.\d+)?$/.test(text) || /^\.\d+$/.test(text);
+}
+
+/** The REST base URL on the host of a Bitfinex WebSocket URL: `wss://api-pub.bitfinex.com/ws/2` → `https://api-pub.bitfinex.com`. */
+function restUrlOf(webSocketUrl: string): string | undefined {
+  try {
+    const url = new URL(webSocketUrl);
+    return `${url.protocol === 'wss:' ? 'https' : 'http'}://${url.host}`;
+  } catch {
+    return undefined;
+  }
 }

@@ -11,12 +11,14 @@ import {
   createReplaySource,
   createSyntheticSource,
   generateSyntheticEvents,
+  type HistoryResumePoint,
   type KafkaAdmin,
   type KandleError,
   loadRecording,
   type MarketSource,
   type SchemaRegistryHandle,
   SinkWriteError,
+  type Trade,
   UnknownTopicError,
 } from '@kandle/core';
 import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
@@ -24,7 +26,7 @@ import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
 import { type BrokerControl, createFaultLab, type FaultLab } from './fault-lab';
 import { createKafkaViewer } from './kafka-view';
-import { createMessageBrowser } from './message-browser';
+import { createMessageBrowser, type MessageBrowser } from './message-browser';
 import { createPipelineMetrics, type PipelineMetrics } from './metrics';
 import { type RawWriter, startRawWriter } from './raw-writer';
 import { createRenewingProducer } from './renewing-producer';
@@ -215,6 +217,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
           groupId: options.groupId,
           clientId,
           topics: options.topics,
+          deadLetterTopic: options.deadLetterTopic,
           assignment: options.assignment,
           from: 'earliest',
           intervals: options.intervals,
@@ -267,6 +270,11 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       timeline,
       lab: faultLab,
     });
+    const messages = createMessageBrowser({
+      brokers: options.kafkaBrokers,
+      registry,
+      topics: { ...options.topics, deadLetter: options.deadLetterTopic },
+    });
     const server = await startPageServer({
       host: options.host,
       port: options.port,
@@ -276,11 +284,11 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
         intervals: options.intervals,
         sources: ['trade', 'ticker'],
         groupId: options.groupId,
-        topics: options.topics,
+        topics: { ...options.topics, deadLetter: options.deadLetterTopic },
         feed: options.source,
       },
       kafkaView: viewer.snapshot,
-      messages: createMessageBrowser({ brokers: options.kafkaBrokers, registry, topics: options.topics }),
+      messages,
       metrics,
       ...(options.brokerControl ? { faultLab } : {}),
       ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
@@ -288,7 +296,9 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     });
     started.server = server;
 
-    const source = feedProducer(options, producer, metrics, ledger, warn);
+    const source = feedProducer(options, producer, metrics, ledger, warn, () =>
+      resumePoint(messages, options.topics.trades),
+    );
     started.source = source;
     await source.start();
 
@@ -370,10 +380,11 @@ function feedProducer(
   metrics: PipelineMetrics,
   ledger: WriteLedger,
   warn: (message: string) => void,
+  resumeFrom: () => Promise<HistoryResumePoint | undefined>,
 ): MarketSource {
   const reportSendFailure = throttled(warn, 10_000);
   const inFlight = createInFlightGate(options.maxInFlight ?? 20_000, metrics.observeDelivery);
-  const source = createSource(options, inFlight.whenBelowLimit);
+  const source = createSource(options, inFlight.whenBelowLimit, resumeFrom);
   source.onEvent((event) => {
     inFlight
       .track(ledger.track(producer.send(event)))
@@ -423,8 +434,27 @@ function createInFlightGate(
   };
 }
 
+/**
+ * Where a Bitfinex backfill resumes: the newest trade already on the trades topic (the newest record over its
+ * partitions, and the ids of that millisecond's records). The topic itself is the state: it is what the consumers
+ * build candles from, it survives a restart on another machine, and nothing can say a trade went through that did not
+ * (a state file written after sends could disagree with the log after a crash). The backfill emits in event-time
+ * order, so everything before that time already went through.
+ */
+async function resumePoint(messages: MessageBrowser, tradesTopic: string): Promise<HistoryResumePoint | undefined> {
+  const newest = (await messages.newest(tradesTopic)).filter((r) => r.timestamp !== null && r.value);
+  if (newest.length === 0) return undefined;
+  const time = Math.max(...newest.map((r) => r.timestamp as number));
+  const tradeIds = newest.filter((r) => r.timestamp === time).map((r) => (r.value as Trade).id);
+  return { time, tradeIds };
+}
+
 /** The market feed `options.source` names; `pause` is the backfill's backpressure. */
-function createSource(options: PipelineOptions, pause: () => Promise<void> | undefined): MarketSource {
+function createSource(
+  options: PipelineOptions,
+  pause: () => Promise<void> | undefined,
+  resumeFrom: () => Promise<HistoryResumePoint | undefined>,
+): MarketSource {
   const history = { durationMs: options.historyMs, pause };
   switch (options.source) {
     case 'synthetic':
@@ -443,11 +473,15 @@ function createSource(options: PipelineOptions, pause: () => Promise<void> | und
         rebase: true,
         history,
       });
-    // No REST backfill for Bitfinex yet: KANDLE_HISTORY does not apply to it.
     case 'bitfinex':
       return createBitfinexWsSource({
         symbols: options.symbols,
         ...(options.bitfinexUrl ? { url: options.bitfinexUrl } : {}),
+        history: {
+          ...history,
+          ...(options.bitfinexRestUrl ? { restUrl: options.bitfinexRestUrl } : {}),
+          resumeFrom,
+        },
       });
   }
 }

@@ -18,7 +18,8 @@ export interface PageInfo {
   /** Candle sources offered; the first is the default (`trade`: true OHLCV). */
   sources: readonly CandleSource[];
   groupId: string;
-  topics: { tickers: string; trades: string };
+  /** `deadLetter`: where the group puts records it cannot decode (browsable when the message browser knows it). */
+  topics: { tickers: string; trades: string; deadLetter?: string };
   /** Where the market data comes from (`synthetic`, `replay`, `bitfinex`). */
   feed: string;
 }
@@ -88,7 +89,8 @@ interface EventClient {
  * - `GET /api/config`: symbols, intervals, sources, group and topics.
  * - `GET /api/candles?symbol=&interval=&source=`: the kept candles of one series, oldest first.
  * - `GET /api/kafka`: a {@link KafkaView}.
- * - `GET /api/messages?topic=&partition=&offset=&limit=`: one page of decoded records, see {@link MessageBrowser}.
+ * - `GET /api/messages?topic=&partition=&offset=&limit=` (or `time=` Unix ms / ISO 8601 instead of `offset`): one
+ *   page of decoded records, see {@link MessageBrowser}.
  * - `GET /metrics`: Prometheus text exposition, when `metrics` is given.
  * - `POST /api/fault?action=stop|kill|start&broker=<id>`: the fault lab, when `faultLab` is given; only from a
  *   loopback address and with the `x-kandle-fault: 1` header (a cross-site form cannot send it), 202 when started,
@@ -178,11 +180,15 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
         const text = url.searchParams.get(name);
         return text === null || text === '' ? undefined : Number(text);
       };
+      const timeText = url.searchParams.get('time') ?? '';
+      // Unix ms, or an ISO 8601 date (a bad one becomes NaN and is refused by the browser).
+      const time = timeText === '' ? undefined : /^\d+$/.test(timeText) ? Number(timeText) : Date.parse(timeText);
       try {
         const page = await options.messages.page({
           topic: url.searchParams.get('topic') ?? '',
           partition: number('partition') ?? 0,
           ...(number('offset') === undefined ? {} : { offset: number('offset') as number }),
+          ...(time === undefined ? {} : { time }),
           ...(number('limit') === undefined ? {} : { limit: number('limit') as number }),
         });
         json(response, 200, page);

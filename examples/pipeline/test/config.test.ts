@@ -33,15 +33,35 @@ describe('loadConfig', () => {
       speed: 1,
       replayFile: undefined,
       bitfinexUrl: undefined,
+      bitfinexRestUrl: undefined,
       intervals: ['1m', '5m', '15m', '1h'],
       topics: { tickers: 'tickers', trades: 'trades' },
       groupId: 'candles',
+      deadLetterTopic: 'kandle.dlq',
       assignment: 'range',
       port: 8080,
       host: '127.0.0.1',
       historyMs: 6 * 3_600_000,
       influx: undefined,
     });
+  });
+
+  it("takes the history REST URL from the WebSocket URL's host unless KANDLE_BITFINEX_REST_URL is set", () => {
+    const bitfinex = { KANDLE_SOURCE: 'bitfinex' };
+    expect(loadConfig(bitfinex).bitfinexRestUrl).toBeUndefined();
+    expect(loadConfig({ ...bitfinex, KANDLE_BITFINEX_URL: 'wss://api-pub.bitfinex.com/ws/2' }).bitfinexRestUrl).toBe(
+      'https://api-pub.bitfinex.com',
+    );
+    expect(loadConfig({ ...bitfinex, KANDLE_BITFINEX_URL: 'ws://127.0.0.1:4567/ws/2' }).bitfinexRestUrl).toBe(
+      'http://127.0.0.1:4567',
+    );
+    expect(
+      loadConfig({
+        ...bitfinex,
+        KANDLE_BITFINEX_URL: 'ws://127.0.0.1:1/ws/2',
+        KANDLE_BITFINEX_REST_URL: 'http://127.0.0.1:2',
+      }).bitfinexRestUrl,
+    ).toBe('http://127.0.0.1:2');
   });
 
   it.each([
@@ -151,6 +171,9 @@ describe('loadConfig', () => {
     [{ KANDLE_SOURCE: 'replay', KANDLE_REPLAY_FILE: '/nonexistent/x.ndjson' }, /no file at \/nonexistent\/x.ndjson/],
     [{ KANDLE_BITFINEX_URL: 'ws://127.0.0.1:1' }, /KANDLE_BITFINEX_URL needs KANDLE_SOURCE=bitfinex/],
     [{ KANDLE_SOURCE: 'bitfinex', KANDLE_BITFINEX_URL: 'http://x' }, /must be a ws:\/\/ or wss:\/\/ URL/],
+    [{ KANDLE_BITFINEX_REST_URL: 'http://127.0.0.1:1' }, /KANDLE_BITFINEX_REST_URL needs KANDLE_SOURCE=bitfinex/],
+    [{ KANDLE_SOURCE: 'bitfinex', KANDLE_BITFINEX_REST_URL: 'ws://x' }, /must be an http:\/\/ or https:\/\/ URL/],
+    [{ KANDLE_DLQ_TOPIC: 'trades' }, /KANDLE_DLQ_TOPIC must differ/],
     [{ INFLUX_HOST: '127.0.0.1:8181', INFLUX_TOKEN: 't' }, /INFLUX_HOST=127.0.0.1:8181 must be an http\(s\):\/\/ URL/],
     [{ INFLUX_HOST: 'http://127.0.0.1:8181' }, /INFLUX_TOKEN is required with INFLUX_HOST/],
     [{ KANDLE_INFLUX_TICKERS: 'yes' }, /KANDLE_INFLUX_TICKERS=yes must be one of true, false/],

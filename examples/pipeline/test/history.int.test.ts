@@ -1,7 +1,14 @@
-// Tests of the history backfill (KANDLE_HISTORY): the page shows hours of candles soon after it appears, via Kafka.
+// Tests of the history backfill (KANDLE_HISTORY): the page shows hours of candles soon after it appears, via Kafka (synthetic, replay, Bitfinex REST history from the fake).
 import { fileURLToPath } from 'node:url';
-import { type Candle, createKafkaAdmin, type KafkaAdmin } from '@kandle/core';
+import {
+  type BackfillResult,
+  type BitfinexWsSource,
+  type Candle,
+  createKafkaAdmin,
+  type KafkaAdmin,
+} from '@kandle/core';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { type FakeBitfinex, startFakeBitfinex } from '@kandle/core/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/support/cluster';
 import { loadConfig } from '../src/config';
@@ -33,7 +40,7 @@ afterAll(async () => {
 });
 
 /** Starts the main job with the default KANDLE_HISTORY (6 h) and every other default but the names. */
-async function startDefaultJob(source: 'synthetic' | 'replay', extra: Record<string, string> = {}) {
+async function startDefaultJob(source: 'synthetic' | 'replay' | 'bitfinex', extra: Record<string, string> = {}) {
   const group = uniqueName(`history-${source}`);
   const config = loadConfig({
     KAFKA_BROKERS: inject('kafkaBrokers'),
@@ -45,13 +52,17 @@ async function startDefaultJob(source: 'synthetic' | 'replay', extra: Record<str
     KANDLE_PORT: '0',
     ...extra,
   });
-  const pipeline = await startPipeline({
+  const pipeline = await startJob(config);
+  return { pipeline, urlAt: Date.now(), config };
+}
+
+function startJob(config: ReturnType<typeof loadConfig>): Promise<RunningPipeline> {
+  return startPipeline({
     ...config,
     kafkaBrokers: inject('kafkaBrokers'),
     schemaRegistryUrl: inject('schemaRegistryUrl'),
     log: () => {},
   });
-  return { pipeline, urlAt: Date.now(), config };
 }
 
 /** Opens the 1m tBTCUSD chart and waits (bounded by the promise's deadline) for an hour of candles on it. */
@@ -146,5 +157,86 @@ describe('KANDLE_HISTORY backfill', () => {
     } finally {
       await started.pipeline.stop();
     }
+  });
+});
+
+describe('KANDLE_SOURCE=bitfinex: backfill from the REST trades history (the fake Bitfinex)', () => {
+  let fake: FakeBitfinex;
+  let started: Awaited<ReturnType<typeof startDefaultJob>> | undefined;
+  /** Ids of the trades this test pushes, above every seeded one. */
+  let nextId = 9_000_000_000;
+  beforeAll(async () => {
+    // Six hours of seeded trades behind the REST history endpoints; live trades only when the test pushes them.
+    fake = await startFakeBitfinex({ history: { durationMs: 6 * HOUR_MS } });
+  });
+  afterAll(async () => {
+    await started?.pipeline.stop();
+    await fake?.close();
+  });
+
+  /** What the WebSocket source's backfill delivered (the pipeline's source is a BitfinexWsSource). */
+  const backfillOf = (pipeline: RunningPipeline) => (pipeline.source as BitfinexWsSource).backfilled();
+  /** The fake's trades of every symbol with `from < MTS ≤ to` (or `from ≤ MTS` when `inclusive`). */
+  const fakeTrades = (symbols: readonly string[], from: number, to: number, inclusive = false) =>
+    symbols.reduce(
+      (n, symbol) =>
+        n +
+        fake
+          .tradeHistory(symbol)
+          .filter((t) => ((t[1] as number) > from || (inclusive && t[1] === from)) && (t[1] as number) <= to).length,
+      0,
+    );
+
+  it('the 1m tBTCUSD chart shows an hour of candles within 30 s of the URL, from trades fetched page by page and sent through Kafka', async () => {
+    started = await startDefaultJob('bitfinex', { KANDLE_BITFINEX_URL: fake.url });
+    const { pipeline, urlAt, config } = started;
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const shown = await hourOnChart(page, pipeline.url, urlAt + PROMISED_WITHIN_MS);
+    const seconds = ((Date.now() - urlAt) / 1000).toFixed(1);
+    process.stderr.write(`[history] bitfinex: ${shown} 1m tBTCUSD candles ${seconds} s after the URL appeared\n`);
+    expect(shown).toBeGreaterThanOrEqual(60);
+
+    const result = (await backfillOf(pipeline)) as BackfillResult;
+    // Every trade the fake has in the backfilled range went out, one request per symbol (pages of 10 000), and one
+    // more per symbol if the first round was slow enough (over 5 s) for a catch-up round.
+    expect(result.emitted).toBe(fakeTrades(config.symbols, result.from, result.to, true));
+    expect(result.emitted).toBeGreaterThan(6 * 3600);
+    expect([config.symbols.length, 2 * config.symbols.length]).toContain(result.requests);
+    // The candles are the consumers' (through Kafka): the oldest about six hours back, like the fake's past.
+    const oldest = pipeline.store.series('tBTCUSD', '1m', 'trade')[0]?.start ?? 0;
+    expect(oldest).toBeLessThan(urlAt - 5 * HOUR_MS);
+    // Then live: a trade on the WebSocket follows the history into the same candles.
+    await fake.waitFor(() => fake.subscriptions.length === 2 * config.symbols.length, 60_000);
+    fake.pushTrade('tBTCUSD', [nextId++, Date.now(), 0.1, 96_000]);
+    await waitFor('the live trade', () => pipeline.source.stats().trades === result.emitted + 1);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('a restart resumes after the newest trade on the trades topic: only the trades since then are fetched and sent', async () => {
+    const first = started as NonNullable<typeof started>;
+    const firstRun = (await backfillOf(first.pipeline)) as BackfillResult;
+    await first.pipeline.stop();
+    started = undefined;
+    // Trades while the job is down: the ones the restart must fetch, and only those.
+    const downAt = Date.now();
+    for (let i = 0; i < 12; i++)
+      fake.pushTrade(first.config.symbols[i % 3] as string, [nextId++, downAt + i, 0.2, 100]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const pipeline = await startJob(first.config);
+    started = { ...first, pipeline };
+    const resumed = (await backfillOf(pipeline)) as BackfillResult;
+    // It resumed at the live trade of the first run (the newest record on the topic), not six hours back.
+    expect(resumed.from).toBeGreaterThan(firstRun.to);
+    expect(resumed.from).toBeLessThan(downAt);
+    expect(resumed.emitted).toBe(12);
+    expect(fakeTrades(first.config.symbols, resumed.from, resumed.to)).toBe(12);
+    // Nothing sent twice: the trades topic holds the first run's records plus these twelve.
+    await pipeline.producer.flush();
+    const partitions = await admin.groupLag(first.config.groupId, first.config.topics.trades);
+    const records = partitions.reduce((n, p) => n + p.end, 0); // a new topic: every log starts at 0
+    expect(records).toBe(firstRun.emitted + 1 + 12);
   });
 });

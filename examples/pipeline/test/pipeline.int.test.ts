@@ -321,6 +321,8 @@ describe('KANDLE_SOURCE=bitfinex', () => {
       SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
       KANDLE_SOURCE: 'bitfinex',
       KANDLE_BITFINEX_URL: fake.url,
+      // The live feed alone (the REST backfill has its own test in history.int.test.ts).
+      KANDLE_HISTORY: '0',
       KANDLE_SYMBOLS: 'tBTCUSD,tETHUSD',
       KANDLE_INTERVALS: '5s',
       KANDLE_TICKERS_TOPIC: `${group}-tickers`,

@@ -1,16 +1,13 @@
 // Sources / Bitfinex REST: polls the public /v2/tickers endpoint within its rate limit and emits Tickers.
-import { FeedMessageError } from '../errors';
-import { BitfinexApiError, parseRestTickers, RATE_LIMIT_CODE, restErrorOf } from './bitfinex-frames';
+import type { FeedMessageError } from '../errors';
+import { type BitfinexApiError, parseRestTickers } from './bitfinex-frames';
+import { BitfinexRestClient, restBaseUrl } from './bitfinex-rest-client';
 import {
-  type Backoff,
   type BackoffOptions,
-  backoffDelay,
   configError,
-  FeedError,
   MarketSourceBase,
   requirePositive,
   resolveBackoff,
-  rollingWindowWait,
   sleep,
   validateSymbols,
 } from './source';
@@ -29,9 +26,6 @@ export const MAX_REST_REQUESTS_PER_MINUTE = 27;
  * {@link MAX_REST_REQUESTS_PER_MINUTE} requests in any 60 s window (⌊60 000 / 2 250⌋ + 1 = 27).
  */
 export const MIN_REST_INTERVAL_MS = 2_250;
-
-/** Bitfinex's code for "entering maintenance", also used in REST error bodies. */
-const MAINTENANCE_CODE = 20060;
 
 /** Options of {@link createBitfinexRestSource}. */
 export interface BitfinexRestSourceOptions {
@@ -56,11 +50,6 @@ export interface BitfinexRestSourceOptions {
   fetch?: typeof fetch;
 }
 
-/** What one request came to: delivered, or how long to wait at least and whether the platform must be asked first. */
-type PollOutcome = { ok: true } | { ok: false; minDelayMs: number; checkPlatform: boolean; maintenance: boolean };
-
-const RETRY = { ok: false, minDelayMs: 0, checkPlatform: false, maintenance: false } as const satisfies PollOutcome;
-
 /**
  * Polls `GET {baseUrl}/v2/tickers?symbols=…` and emits one Ticker per trading symbol per poll, with
  * `eventTime` = when the response arrived. Failed polls are reported via `onError` and retried with
@@ -83,16 +72,10 @@ export function createBitfinexRestSource(options: BitfinexRestSourceOptions): Bi
 /** The REST polling source; see {@link createBitfinexRestSource}. */
 export class BitfinexRestSource extends MarketSourceBase {
   protected readonly sourceName = 'bitfinex-rest';
-  private readonly url: string;
-  private readonly statusUrl: string;
+  private readonly path: string;
   private readonly intervalMs: number;
-  private readonly backoff: Backoff;
-  private readonly rateLimitCooldownMs: number;
-  private readonly requestTimeoutMs: number;
-  private readonly maxPerMinute: number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly client: BitfinexRestClient;
   private readonly stopping = new AbortController();
-  private readonly requestStarts: number[] = [];
   private loop: Promise<void> | undefined;
 
   constructor(options: BitfinexRestSourceOptions) {
@@ -106,22 +89,20 @@ export class BitfinexRestSource extends MarketSourceBase {
         { intervalMs: this.intervalMs },
       );
     }
-    this.maxPerMinute = options.ignoreRateLimit ? Number.POSITIVE_INFINITY : MAX_REST_REQUESTS_PER_MINUTE;
-    this.backoff = resolveBackoff(options.backoff, { initialDelayMs: 10_000, maxDelayMs: 120_000 });
-    this.rateLimitCooldownMs = options.rateLimitCooldownMs ?? 60_000;
-    requirePositive('rateLimitCooldownMs', this.rateLimitCooldownMs, true);
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    requirePositive('requestTimeoutMs', this.requestTimeoutMs);
-    const fetchImpl = options.fetch ?? globalThis.fetch;
-    if (typeof fetchImpl !== 'function')
-      throw configError('no fetch implementation: use Node ≥ 20 or pass options.fetch', {});
-    // Called detached from `this`: some fetch implementations throw "Illegal invocation" when bound to another object.
-    this.fetchImpl = (input, init) => fetchImpl(input, init);
-    const base = (options.baseUrl ?? BITFINEX_REST_URL).replace(/\/+$/, '');
-    if (!/^https?:\/\/[^/]/.test(base))
-      throw configError('baseUrl must be an http:// or https:// URL', { baseUrl: base });
-    this.url = `${base}/v2/tickers?symbols=${symbols.map(encodeURIComponent).join(',')}`;
-    this.statusUrl = `${base}/v2/platform/status`;
+    const rateLimitCooldownMs = options.rateLimitCooldownMs ?? 60_000;
+    requirePositive('rateLimitCooldownMs', rateLimitCooldownMs, true);
+    const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    requirePositive('requestTimeoutMs', requestTimeoutMs);
+    this.client = new BitfinexRestClient({
+      baseUrl: restBaseUrl(options.baseUrl ?? BITFINEX_REST_URL),
+      maxPerMinute: options.ignoreRateLimit ? Number.POSITIVE_INFINITY : MAX_REST_REQUESTS_PER_MINUTE,
+      backoff: resolveBackoff(options.backoff, { initialDelayMs: 10_000, maxDelayMs: 120_000 }),
+      rateLimitCooldownMs,
+      requestTimeoutMs,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      signal: this.stopping.signal,
+    });
+    this.path = `/v2/tickers?symbols=${symbols.map(encodeURIComponent).join(',')}`;
   }
 
   async start(): Promise<void> {
@@ -143,127 +124,33 @@ export class BitfinexRestSource extends MarketSourceBase {
   }
 
   private async run(firstPollDone: () => void): Promise<void> {
-    let failures = 0;
-    let checkPlatform = false;
+    let lastStart = 0;
     while (!this.stopping.signal.aborted) {
-      // Every request, status checks included, counts against the per-minute cap.
-      await sleep(rollingWindowWait(this.requestStarts, this.maxPerMinute, 60_000, Date.now()), this.stopping.signal);
-      if (this.stopping.signal.aborted) return;
-      const startedAt = Date.now();
-      this.requestStarts.push(startedAt);
-      const outcome: PollOutcome = checkPlatform ? await this.checkPlatform() : await this.pollOnce();
+      const delivered = await this.client.get(this.path, {
+        parse: (json) => this.handleBody(json, Date.now()) || undefined,
+        onError: (error) => this.emitError(error),
+        onAttempt: (startedAt) => {
+          lastStart = startedAt;
+          firstPollDone();
+        },
+        onResponse: () => {
+          this.counters.messages += 1;
+        },
+        onRetry: (maintenance) => {
+          this.counters.reconnects += 1;
+          this.setStatus(maintenance ? 'paused' : 'reconnecting');
+        },
+        minSpacingMs: this.intervalMs,
+      });
       firstPollDone();
-      if (this.stopping.signal.aborted) return;
-      let delay = Math.max(0, this.intervalMs - (Date.now() - startedAt));
-      if (outcome.ok && checkPlatform) {
-        // The platform is up: the next request polls tickers; only a delivered poll makes the source live again.
-        checkPlatform = false;
-      } else if (outcome.ok) {
-        failures = 0;
-        this.setStatus('live');
-      } else {
-        delay = Math.max(delay, backoffDelay(this.backoff, failures), outcome.minDelayMs);
-        failures += 1;
-        this.counters.reconnects += 1;
-        checkPlatform ||= outcome.checkPlatform;
-        this.setStatus(outcome.maintenance ? 'paused' : 'reconnecting');
-      }
-      await sleep(delay, this.stopping.signal);
-    }
-  }
-
-  /** One tickers request. */
-  private async pollOnce(): Promise<PollOutcome> {
-    const answer = await this.request(this.url);
-    if (!answer) return RETRY;
-    const { response, body } = answer;
-    const json = safeJson(body);
-    // Bitfinex sends error bodies with HTTP 200 too: the body decides, not the status.
-    const apiError = restErrorOf(json);
-    if (response.status === 429 || apiError?.bitfinexCode === RATE_LIMIT_CODE) {
-      const retryAfterMs = Number(response.headers.get('retry-after')) * 1000 || 0;
-      this.emitError(
-        new FeedError(
-          'rate-limited',
-          `Bitfinex REST rate limit hit (HTTP ${response.status}) on ${this.url}; backing off`,
-          {
-            details: { status: response.status, body: body.slice(0, 200) },
-          },
-        ),
-      );
-      return {
-        ok: false,
-        minDelayMs: Math.max(this.rateLimitCooldownMs, retryAfterMs),
-        checkPlatform: true,
-        maintenance: false,
-      };
-    }
-    if (apiError) {
-      this.emitError(apiError);
-      const maintenance = isMaintenance(apiError);
-      return { ok: false, minDelayMs: 0, checkPlatform: maintenance, maintenance };
-    }
-    if (!response.ok) {
-      this.emitError(
-        new FeedError('http-status', `Bitfinex REST answered HTTP ${response.status}`, {
-          details: { status: response.status, body: body.slice(0, 200) },
-        }),
-      );
-      return RETRY;
-    }
-    return this.handleBody(json, body, Date.now()) ? { ok: true } : RETRY;
-  }
-
-  /** `GET /v2/platform/status`: `[1]` is up, `[0]` is maintenance. */
-  private async checkPlatform(): Promise<PollOutcome> {
-    const answer = await this.request(this.statusUrl);
-    if (!answer) return { ...RETRY, checkPlatform: true };
-    const json = safeJson(answer.body);
-    if (answer.response.ok && Array.isArray(json) && json[0] === 1) return { ok: true };
-    const maintenance = Array.isArray(json) && json[0] === 0;
-    this.emitError(
-      maintenance
-        ? new BitfinexApiError(MAINTENANCE_CODE, 'platform status 0 (maintenance); waiting before polling again')
-        : (restErrorOf(json) ??
-            new FeedError('http-status', `Bitfinex platform status answered HTTP ${answer.response.status}`, {
-              details: { status: answer.response.status, body: answer.body.slice(0, 200) },
-            })),
-    );
-    return { ok: false, minDelayMs: 0, checkPlatform: true, maintenance };
-  }
-
-  /** One GET within the request timeout; undefined (after reporting) when no answer arrived. */
-  private async request(url: string): Promise<{ response: Response; body: string } | undefined> {
-    const request = new AbortController();
-    const onStop = (): void => request.abort();
-    this.stopping.signal.addEventListener('abort', onStop, { once: true });
-    const timeout = setTimeout(() => request.abort(), this.requestTimeoutMs);
-    try {
-      const response = await this.fetchImpl(url, { signal: request.signal, headers: { accept: 'application/json' } });
-      const body = await response.text();
-      this.counters.messages += 1;
-      return { response, body };
-    } catch (cause) {
-      if (this.stopping.signal.aborted) return undefined;
-      const message = request.signal.aborted
-        ? `no answer within ${this.requestTimeoutMs} ms`
-        : cause instanceof Error
-          ? cause.message
-          : String(cause);
-      this.emitError(new FeedError('network', `Bitfinex REST request failed: ${message}`, { cause }));
-      return undefined;
-    } finally {
-      clearTimeout(timeout);
-      this.stopping.signal.removeEventListener('abort', onStop);
+      if (!delivered || this.stopping.signal.aborted) return;
+      this.setStatus('live');
+      await sleep(Math.max(0, this.intervalMs - (Date.now() - lastStart)), this.stopping.signal);
     }
   }
 
   /** Delivers the tickers of a 2xx body; false when the body was not a tickers array at all. */
-  private handleBody(json: unknown, body: string, receivedAt: number): boolean {
-    if (json === undefined) {
-      this.emitError(new FeedMessageError('tickers response is not valid JSON', body));
-      return false;
-    }
+  private handleBody(json: unknown, receivedAt: number): boolean {
     try {
       const { tickers, funding, malformed } = parseRestTickers(json, receivedAt);
       this.counters.ignored += funding;
@@ -274,18 +161,5 @@ export class BitfinexRestSource extends MarketSourceBase {
       this.emitError(error as FeedMessageError | BitfinexApiError);
       return false;
     }
-  }
-}
-
-// Bitfinex's maintenance answers: code 20060, or a message naming it (seen with a null code).
-function isMaintenance(error: BitfinexApiError): boolean {
-  return error.bitfinexCode === MAINTENANCE_CODE || /maint/i.test(error.message);
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

@@ -3,6 +3,13 @@ import WebSocket from 'ws';
 import { FeedMessageError } from '../errors';
 import type { Trade } from '../schema/types.generated';
 import {
+  type BackfillResult,
+  type BitfinexHistoryOptions,
+  backfillTrades,
+  type ResolvedBitfinexHistory,
+  resolveBitfinexHistory,
+} from './bitfinex-history';
+import {
   type BitfinexApiError,
   type BitfinexChannel,
   type BitfinexChannelRef,
@@ -76,6 +83,14 @@ export interface BitfinexWsSourceOptions {
   sequenceNumbers?: boolean;
   /** Ask Bitfinex to timestamp every channel frame (conf flag TIMESTAMP); tickers then get the server's time as `eventTime`. Default false. */
   serverTimestamps?: boolean;
+  /**
+   * Backfill before going live: with `history.durationMs` > 0, `start()` resolves at once, the trades of the last
+   * `durationMs` (or since `history.resumeFrom()`) are fetched from Bitfinex's REST trades history and emitted in
+   * event-time order, and only then does the WebSocket connect (its trades snapshot skips every trade up to the
+   * backfill's end). `startTimeoutMs` does not apply then: connection failures after the backfill are reported and
+   * retried. Needs the `trades` channel. See {@link BitfinexHistoryOptions}. Default: no history.
+   */
+  history?: BitfinexHistoryOptions;
 }
 
 type SubscriptionState = 'pending' | 'subscribed' | 'failed';
@@ -151,6 +166,11 @@ export class BitfinexWsSource extends MarketSourceBase {
   private silenceCheck: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
+  private readonly history: ResolvedBitfinexHistory | undefined;
+  private readonly stopBackfill = new AbortController();
+  /** Snapshot trades up to this event time were covered by the backfill (emitted, or delivered before its resume point). */
+  private backfilledUntil = Number.NEGATIVE_INFINITY;
+  private backfill: Promise<BackfillResult | undefined> = Promise.resolve(undefined);
   private startWaiter: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
 
   constructor(options: BitfinexWsSourceOptions) {
@@ -180,6 +200,9 @@ export class BitfinexWsSource extends MarketSourceBase {
         maxConnectsPerMinute: this.maxConnectsPerMinute,
       });
     }
+    this.history = options.history?.durationMs ? resolveBitfinexHistory(options.history) : undefined;
+    if (this.history && !channels.includes('trades'))
+      throw configError("history needs the 'trades' channel", { channels });
     this.url = options.url ?? BITFINEX_WS_URL;
     if (!/^wss?:\/\/[^/]/.test(this.url)) throw configError('url must be a ws:// or wss:// URL', { url: this.url });
     this.backoff = resolveBackoff(options.reconnect, { initialDelayMs: 1_000, maxDelayMs: 30_000 });
@@ -226,6 +249,10 @@ export class BitfinexWsSource extends MarketSourceBase {
   async start(): Promise<void> {
     if (this.status !== 'idle') return;
     this.setStatus('connecting');
+    if (this.history) {
+      this.backfill = this.backfillThenConnect(this.history);
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.startWaiter = undefined;
@@ -237,9 +264,15 @@ export class BitfinexWsSource extends MarketSourceBase {
     });
   }
 
+  /** Resolves once the `history` backfill is emitted (undefined without one, or when it failed or was stopped). */
+  backfilled(): Promise<BackfillResult | undefined> {
+    return this.backfill;
+  }
+
   async stop(): Promise<void> {
     if (this.status === 'stopped') return;
     this.setStatus('stopped');
+    this.stopBackfill.abort();
     clearTimeout(this.reconnectTimer);
     this.clearConnectionTimers();
     this.settleStart();
@@ -258,6 +291,29 @@ export class BitfinexWsSource extends MarketSourceBase {
       if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'client stop');
       else socket.terminate();
     });
+  }
+
+  /** The past from the REST history, then the live connection (whose trades snapshot skips what the backfill covered). */
+  private async backfillThenConnect(history: ResolvedBitfinexHistory): Promise<BackfillResult | undefined> {
+    const symbols = [...new Set([...this.subscriptions.values()].map((s) => s.symbol))];
+    let result: BackfillResult | undefined;
+    try {
+      result = await backfillTrades(symbols, history, {
+        emit: (trade) => {
+          this.counters.messages += 1;
+          this.emitTrade(trade);
+        },
+        onError: (error) => this.emitError(error),
+        signal: this.stopBackfill.signal,
+      });
+      for (const [symbol, id] of result.lastTradeIds) this.lastTradeId.set(symbol, id);
+      this.backfilledUntil = result.to;
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      this.emitError(new FeedError('network', `history backfill failed, going live without it: ${message}`, { cause }));
+    }
+    this.connect();
+    return result;
   }
 
   private connect(): void {
@@ -652,7 +708,7 @@ export class BitfinexWsSource extends MarketSourceBase {
   private deliverTrades(trades: readonly Trade[], snapshot: boolean): void {
     for (const trade of trades) {
       const last = this.lastTradeId.get(trade.symbol);
-      if (snapshot && last !== undefined && trade.id <= last) {
+      if (snapshot && ((last !== undefined && trade.id <= last) || trade.time <= this.backfilledUntil)) {
         this.counters.ignored += 1;
         continue;
       }

@@ -12,6 +12,13 @@ export type {
 export { bitfinexSymbolProblem, FeedError } from './source';
 export type { HistoryOptions } from './history';
 export {
+  type BackfillResult,
+  type BitfinexHistoryOptions,
+  HISTORY_REQUESTS_PER_MINUTE,
+  type HistoryResumePoint,
+  MAX_TRADES_PAGE,
+} from './bitfinex-history';
+export {
   BITFINEX_CODES,
   BitfinexApiError,
   type BitfinexChannel,

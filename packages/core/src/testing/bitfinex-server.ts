@@ -1,9 +1,10 @@
-// Testing / fake Bitfinex: a loopback server speaking Bitfinex's REST /v2/tickers and WebSocket v2 formats, with fault injection.
+// Testing / fake Bitfinex: a loopback server speaking Bitfinex's REST (tickers, trades and candles history) and WebSocket v2 formats, with fault injection.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { CONF_FLAG_SEQ_ALL, CONF_FLAG_TIMESTAMP, tickerToWsArray, tradeToArray } from '../sources/bitfinex-frames';
-import { SyntheticMarket, type SyntheticOptions, SyntheticSource, TOP_SYMBOLS } from '../sources/synthetic';
+import type { MarketEvent } from '../sources/source';
+import { eventTime, SyntheticMarket, type SyntheticOptions, SyntheticSource, TOP_SYMBOLS } from '../sources/synthetic';
 
 /** Options of {@link startFakeBitfinex}. */
 export interface FakeBitfinexOptions {
@@ -24,6 +25,12 @@ export interface FakeBitfinexOptions {
   snapshotSize?: number;
   /** Push live synthetic tickers and trades to subscribers (for offline demos). Default false: data only moves when you push. */
   autoFeed?: false | Omit<SyntheticOptions, 'symbols' | 'seed'>;
+  /**
+   * A seeded past for the REST history endpoints: trades of every symbol over the last `durationMs` (up to a minute
+   * before start), `ratePerSecond` market events over all symbols (three quarters of them trades). Default: no past,
+   * the history holds the fixture and pushed trades only.
+   */
+  history?: { durationMs: number; ratePerSecond?: number };
 }
 
 /** A subscription as the server sees it. */
@@ -96,8 +103,14 @@ export interface FakeBitfinex {
   sendInfo(code: number, message?: string): void;
   /** Cuts every WebSocket connection abruptly (no close frame), like a network failure. */
   dropConnections(): void;
-  /** The next `times` `/v2/tickers` requests get `status` with `body` (default for 429: `{"error":"ERR_RATE_LIMIT"}`). */
-  failRest(status: number, options?: { times?: number; body?: string }): void;
+  /**
+   * The next `times` REST requests other than `/v2/platform/status` (tickers, trades and candles history) get
+   * `status` with `body` (default for 429: `{"error":"ERR_RATE_LIMIT"}`) and, with `retryAfterSeconds`, a
+   * `Retry-After` header.
+   */
+  failRest(status: number, options?: { times?: number; body?: string; retryAfterSeconds?: number }): void;
+  /** Every trade of `symbol` the history endpoints know, `[ID, MTS, AMOUNT, PRICE]`, oldest first. */
+  tradeHistory(symbol: string): (readonly unknown[])[];
   /** Resolves when `predicate()` holds (checked every 5 ms); rejects after `timeoutMs` (default 2000). */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   /** Closes every connection and the server. */
@@ -161,12 +174,16 @@ export async function startFakeBitfinex(options: FakeBitfinexOptions = {}): Prom
 class FakeMarket {
   readonly tickers = new Map<string, readonly unknown[]>();
   readonly history = new Map<string, (readonly unknown[])[]>();
+  /** Every trade per symbol (the REST history): the seeded past, the fixtures and the pushed ones. */
+  readonly tradeLog = new Map<string, (readonly unknown[])[]>();
 
   constructor(
     fixtures: SyntheticMarket,
     symbols: readonly string[],
     private readonly snapshotSize: number,
+    past: readonly MarketEvent[] = [],
   ) {
+    for (const event of past) if (event.kind === 'trade') this.logTrade(event.trade.symbol, tradeToArray(event.trade));
     for (const symbol of symbols) {
       this.tickers.set(symbol, tickerToWsArray(fixtures.tickerFor(symbol, Date.now() - 30_000)));
       this.history.set(
@@ -174,11 +191,19 @@ class FakeMarket {
         [1, 2, 3].map((i) => tradeToArray(fixtures.tradeFor(symbol, Date.now() - 30_000 + i * 1000))),
       );
     }
+    for (const [symbol, trades] of this.history) for (const trade of trades) this.logTrade(symbol, trade);
     this.tickers.set(FUNDING_SYMBOL, FUNDING_FIXTURE.slice(1));
     this.history.set(FUNDING_SYMBOL, [[900_000_001, Date.now() - 20_000, 5_000, 0.0002, 2]]);
   }
 
+  private logTrade(symbol: string, values: readonly unknown[]): void {
+    const log = this.tradeLog.get(symbol) ?? [];
+    log.push([...values]);
+    this.tradeLog.set(symbol, log);
+  }
+
   addTrade(symbol: string, values: readonly unknown[]): void {
+    this.logTrade(symbol, values);
     const trades = this.history.get(symbol) ?? [];
     trades.push([...values]);
     if (trades.length > this.snapshotSize) trades.splice(0, trades.length - this.snapshotSize);
@@ -212,7 +237,7 @@ class FakeBitfinexServer implements FakeBitfinex {
   private readonly heartbeats = new Map<FakeSubscription, NodeJS.Timeout>();
   private readonly silenced = new Set<FakeSubscription>();
   private readonly pendingUpdates = new Set<NodeJS.Timeout>();
-  private readonly restFailures: { status: number; body: string }[] = [];
+  private readonly restFailures: { status: number; body: string; retryAfterSeconds: number | undefined }[] = [];
   private readonly feed: SyntheticSource | undefined;
   private nextChanId = 1;
   private platformStatus = 1;
@@ -226,8 +251,9 @@ class FakeBitfinexServer implements FakeBitfinex {
     this.tradeUpdateDelayMs = options.tradeUpdateDelayMs ?? 1_000;
     // One simulated market feeds both the fixtures and autoFeed, so trade ids and prices continue seamlessly.
     const marketOptions = { ...(options.autoFeed || {}), symbols, seed: options.seed ?? 1 };
-    const fixtures = new SyntheticMarket(marketOptions, Date.now() - 60_000);
-    this.market = new FakeMarket(fixtures, symbols, options.snapshotSize ?? 30);
+    const past = options.history ? seededPast(marketOptions, options.history) : { market: undefined, events: [] };
+    const fixtures = past.market ?? new SyntheticMarket(marketOptions, Date.now() - 60_000);
+    this.market = new FakeMarket(fixtures, symbols, options.snapshotSize ?? 30, past.events);
     this.feed = options.autoFeed ? new SyntheticSource(marketOptions, fixtures) : undefined;
     this.feed?.onEvent((event) => {
       if (event.kind === 'ticker') this.pushTicker(event.ticker.symbol, tickerToWsArray(event.ticker));
@@ -304,10 +330,17 @@ class FakeBitfinexServer implements FakeBitfinex {
     }
   }
 
-  failRest(status: number, { times = 1, body }: { times?: number; body?: string } = {}): void {
+  failRest(
+    status: number,
+    { times = 1, body, retryAfterSeconds }: { times?: number; body?: string; retryAfterSeconds?: number } = {},
+  ): void {
     const payload =
       body ?? (status === 429 ? RATE_LIMIT_BODIES.object : JSON.stringify(['error', 10020, `HTTP ${status}`]));
-    for (let i = 0; i < times; i += 1) this.restFailures.push({ status, body: payload });
+    for (let i = 0; i < times; i += 1) this.restFailures.push({ status, body: payload, retryAfterSeconds });
+  }
+
+  tradeHistory(symbol: string): (readonly unknown[])[] {
+    return sortedTrades(this.market.tradeLog.get(symbol) ?? [], 1);
   }
 
   async waitFor(predicate: () => boolean, timeoutMs = 2_000): Promise<void> {
@@ -330,9 +363,9 @@ class FakeBitfinexServer implements FakeBitfinex {
 
   private handleRest(req: IncomingMessage, res: ServerResponse): void {
     this.restRequestCount += 1;
-    const json = (status: number, body: unknown): void => {
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       res
-        .writeHead(status, { 'content-type': 'application/json' })
+        .writeHead(status, { 'content-type': 'application/json', ...headers })
         .end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -342,7 +375,13 @@ class FakeBitfinexServer implements FakeBitfinex {
     }
     const failure = this.restFailures.shift();
     if (failure) {
-      json(failure.status, failure.body);
+      const retryAfter = failure.retryAfterSeconds;
+      json(failure.status, failure.body, retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
+      return;
+    }
+    const history = req.method === 'GET' ? this.historyAnswer(url) : undefined;
+    if (history) {
+      json(history.status, history.body);
       return;
     }
     if (req.method !== 'GET' || url.pathname !== '/v2/tickers') {
@@ -363,6 +402,33 @@ class FakeBitfinexServer implements FakeBitfinex {
         return values ? [[symbol, ...values]] : [];
       }),
     );
+  }
+
+  /**
+   * `/v2/trades/{symbol}/hist` (rows `[ID, MTS, AMOUNT, PRICE]`) and `/v2/candles/trade:{TF}:{symbol}/hist` (rows
+   * `[MTS, OPEN, CLOSE, HIGH, LOW, VOLUME]`) as documented: `start`/`end` in ms, both inclusive (default all / now),
+   * `limit` (trades default 125, candles 100, at most 10 000), `sort` 1 oldest first, else newest first; undefined
+   * for other paths.
+   */
+  private historyAnswer(url: URL): { status: number; body: unknown } | undefined {
+    const trades = /^\/v2\/trades\/([^/]+)\/hist$/.exec(url.pathname);
+    const candles = /^\/v2\/candles\/trade:(\d+[mhD]):([^/]+)\/hist$/.exec(url.pathname);
+    if (!trades && !candles) return undefined;
+    const symbol = decodeURIComponent((trades ? trades[1] : candles?.[2]) ?? '');
+    const log = this.market.tradeLog.get(symbol);
+    if (!log) return { status: 500, body: ['error', 10020, 'symbol: invalid'] };
+    const query = historyQuery(url.searchParams, trades ? 125 : 100);
+    if (typeof query === 'string') return { status: 500, body: ['error', 10020, query] };
+    const inRange = (mts: number) => mts >= query.start && mts <= query.end;
+    if (trades) {
+      const rows = sortedTrades(log, query.sort).filter((t) => inRange(t[1] as number));
+      return { status: 200, body: rows.slice(0, query.limit) };
+    }
+    const frameMs = CANDLE_FRAMES[candles?.[1] ?? ''];
+    if (!frameMs) return { status: 500, body: ['error', 10020, 'timeframe: invalid'] };
+    const rows = candlesOf(sortedTrades(log, 1), frameMs).filter((c) => inRange(c[0] as number));
+    if (query.sort !== 1) rows.reverse();
+    return { status: 200, body: rows.slice(0, query.limit) };
   }
 
   private accept(socket: WebSocket): void {
@@ -508,6 +574,76 @@ class FakeBitfinexServer implements FakeBitfinex {
     }
     return sent;
   }
+}
+
+/** Candle timeframes of `/v2/candles/trade:{TF}:{symbol}/hist` the fake serves, in ms. */
+const CANDLE_FRAMES: Readonly<Record<string, number>> = {
+  '1m': 60_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '30m': 1_800_000,
+  '1h': 3_600_000,
+};
+
+/** The history endpoints' query parameters with Bitfinex's defaults, or what is wrong with them. */
+function historyQuery(
+  params: URLSearchParams,
+  defaultLimit: number,
+): { start: number; end: number; limit: number; sort: number } | string {
+  const number = (name: string, fallback: number): number => {
+    const text = params.get(name);
+    return text === null || text === '' ? fallback : Number(text);
+  };
+  const query = {
+    start: number('start', 0),
+    end: number('end', Date.now()),
+    limit: number('limit', defaultLimit),
+    sort: number('sort', -1),
+  };
+  if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > 10_000) return 'limit: invalid';
+  if (!Number.isFinite(query.start) || !Number.isFinite(query.end)) return 'time: invalid';
+  return query;
+}
+
+/** Trades `[ID, MTS, …]` by MTS then ID, oldest first for `sort` 1, else newest first. */
+function sortedTrades(log: readonly (readonly unknown[])[], sort: number): (readonly unknown[])[] {
+  const direction = sort === 1 ? 1 : -1;
+  return [...log].sort(
+    (a, b) => direction * ((a[1] as number) - (b[1] as number) || (a[0] as number) - (b[0] as number)),
+  );
+}
+
+/** Folds trades (oldest first) into candles `[MTS, OPEN, CLOSE, HIGH, LOW, VOLUME]`, oldest first. */
+function candlesOf(trades: readonly (readonly unknown[])[], frameMs: number): number[][] {
+  const candles: number[][] = [];
+  for (const [, mts, amount, price] of trades as [number, number, number, number][]) {
+    const start = Math.floor(mts / frameMs) * frameMs;
+    const last = candles[candles.length - 1];
+    if (last && last[0] === start) {
+      last[2] = price;
+      last[3] = Math.max(last[3] as number, price);
+      last[4] = Math.min(last[4] as number, price);
+      last[5] = (last[5] as number) + Math.abs(amount);
+    } else candles.push([start, price, price, price, price, Math.abs(amount)]);
+  }
+  return candles;
+}
+
+/** The seeded past of {@link FakeBitfinexOptions.history}, and the market that continues from it. */
+function seededPast(
+  options: SyntheticOptions,
+  history: { durationMs: number; ratePerSecond?: number },
+): { market: SyntheticMarket; events: MarketEvent[] } {
+  const until = Date.now() - 60_000;
+  const market = new SyntheticMarket(
+    { ...options, ratePerSecond: history.ratePerSecond ?? 2 },
+    until - history.durationMs,
+  );
+  const events: MarketEvent[] = [];
+  for (let event = market.next(); eventTime(event) <= until; event = market.next()) events.push(event);
+  market.setRate(options.ratePerSecond ?? 20);
+  market.syncClock(until);
+  return { market, events };
 }
 
 function send(socket: WebSocket, frame: unknown): void {

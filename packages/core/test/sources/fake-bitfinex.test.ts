@@ -121,4 +121,52 @@ describe('startFakeBitfinex (raw protocol)', () => {
     server.sendInfo(20061);
     expect(await status()).toEqual([1]);
   });
+
+  it('serves trades and candles history with the documented field orders, limit, sort and inclusive start/end', async () => {
+    server = await startFakeBitfinex({ heartbeatIntervalMs: 0, symbols: ['tBTCUSD'] });
+    const base = 1_700_000_040_000; // a whole minute
+    server.pushTrade('tBTCUSD', [1, base, 0.5, 100], { update: false });
+    server.pushTrade('tBTCUSD', [2, base + 30_000, -0.25, 120], { update: false });
+    server.pushTrade('tBTCUSD', [3, base + 59_999, 1, 90], { update: false });
+    server.pushTrade('tBTCUSD', [4, base + 60_000, 2, 110], { update: false });
+    const fake = server;
+    const get = async (path: string) => {
+      const response = await fetch(`${fake.restUrl}${path}`);
+      return { status: response.status, body: await response.json(), retryAfter: response.headers.get('retry-after') };
+    };
+    const range = `start=${base}&end=${base + 60_000}`;
+    // [ID, MTS, AMOUNT, PRICE], oldest first with sort=1, newest first by default; limit counts from that end.
+    expect((await get(`/v2/trades/tBTCUSD/hist?${range}&sort=1&limit=2`)).body).toEqual([
+      [1, base, 0.5, 100],
+      [2, base + 30_000, -0.25, 120],
+    ]);
+    expect((await get(`/v2/trades/tBTCUSD/hist?${range}&limit=2`)).body).toEqual([
+      [4, base + 60_000, 2, 110],
+      [3, base + 59_999, 1, 90],
+    ]);
+    expect((await get(`/v2/trades/tBTCUSD/hist?start=${base + 1}&end=${base + 59_999}&sort=1`)).body).toHaveLength(2);
+    // [MTS, OPEN, CLOSE, HIGH, LOW, VOLUME]
+    expect((await get(`/v2/candles/trade:1m:tBTCUSD/hist?${range}&sort=1`)).body).toEqual([
+      [base, 100, 90, 120, 90, 1.75],
+      [base + 60_000, 110, 110, 110, 110, 2],
+    ]);
+    expect((await get('/v2/trades/tBTCUSD/hist?limit=10001')).status).toBe(500);
+    expect((await get('/v2/trades/tNOPE/hist')).body).toEqual(['error', 10020, 'symbol: invalid']);
+    fake.failRest(429, { times: 1, retryAfterSeconds: 7 });
+    expect(await get('/v2/trades/tBTCUSD/hist')).toEqual({
+      status: 429,
+      body: { error: 'ERR_RATE_LIMIT' },
+      retryAfter: '7',
+    });
+    expect((await get('/v2/trades/tBTCUSD/hist')).status).toBe(200);
+  });
+
+  it('seeds a past of trades for the history endpoints when asked, with ids rising in time', async () => {
+    server = await startFakeBitfinex({ heartbeatIntervalMs: 0, history: { durationMs: 3_600_000 } });
+    const trades = server.tradeHistory('tBTCUSD');
+    expect(trades.length).toBeGreaterThan(100);
+    expect(trades[0]?.[1] as number).toBeLessThan(Date.now() - 3_500_000);
+    const idsInTimeOrder = trades.map((t) => t[0] as number);
+    expect(idsInTimeOrder).toEqual([...idsInTimeOrder].sort((a, b) => a - b));
+  });
 });
