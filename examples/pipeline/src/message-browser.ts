@@ -9,6 +9,7 @@ import {
   tickerSchema,
   tradeSchema,
   valueSubject,
+  withTimeout,
 } from '@kandle/core';
 
 /** Options of {@link createMessageBrowser}. */
@@ -21,7 +22,10 @@ export interface MessageBrowserOptions {
    * dead-letter topic (values shown as poison, never decoded: they are the records that failed decoding).
    */
   topics: { tickers: string; trades: string; deadLetter?: string };
-  /** Longest a page read may take before it answers with what it has. Default 5000 ms. */
+  /**
+   * Longest one page may take, connect and reads included; past it the request fails (the page says so, 503) instead
+   * of keeping the browser waiting through a broker outage. Default 2000 ms.
+   */
   readTimeoutMs?: number;
 }
 
@@ -117,7 +121,7 @@ export function createMessageBrowser(options: MessageBrowserOptions): MessageBro
     ],
   ]);
   if (options.topics.deadLetter) decoders.set(options.topics.deadLetter, DEAD_LETTERS);
-  const timeoutMs = options.readTimeoutMs ?? 5000;
+  const timeoutMs = options.readTimeoutMs ?? 2000;
   const decoderOf = (topic: string): Decoder => {
     const decoder = decoders.get(topic);
     if (!decoder) throw new BrowseRequestError(`unknown topic "${topic}"; one of ${[...decoders.keys()].join(', ')}`);
@@ -133,39 +137,45 @@ export function createMessageBrowser(options: MessageBrowserOptions): MessageBro
         throw new BrowseRequestError('partition must be an integer ≥ 0');
       if (request.time !== undefined && !Number.isSafeInteger(request.time))
         throw new BrowseRequestError('time must be Unix milliseconds');
-      return withConsumer(options.brokers, timeoutMs, async (consumer) => {
-        const { lowOffset: low, highOffset: high } = await watermarks(
-          consumer,
-          request.topic,
-          request.partition,
-          timeoutMs,
-        );
-        const start =
-          request.time === undefined
-            ? (request.offset ?? high - limit)
-            : await offsetForTime(consumer, request.topic, request.partition, request.time, high, timeoutMs);
-        const offset = Math.max(low, start);
-        if (!Number.isInteger(offset)) throw new BrowseRequestError('offset must be an integer');
-        const end = Math.min(high, offset + limit);
-        const raw =
-          end > offset ? await readRange(consumer, request.topic, request.partition, offset, end, timeoutMs) : [];
-        const records = await Promise.all(raw.map((message) => browse(message, decoder)));
-        return { topic: request.topic, partition: request.partition, low, high, offset, records };
-      });
+      return withinBudget(
+        timeoutMs,
+        withConsumer(options.brokers, timeoutMs, async (consumer) => {
+          const { lowOffset: low, highOffset: high } = await watermarks(
+            consumer,
+            request.topic,
+            request.partition,
+            timeoutMs,
+          );
+          const start =
+            request.time === undefined
+              ? (request.offset ?? high - limit)
+              : await offsetForTime(consumer, request.topic, request.partition, request.time, high, timeoutMs);
+          const offset = Math.max(low, start);
+          if (!Number.isInteger(offset)) throw new BrowseRequestError('offset must be an integer');
+          const end = Math.min(high, offset + limit);
+          const raw =
+            end > offset ? await readRange(consumer, request.topic, request.partition, offset, end, timeoutMs) : [];
+          const records = await Promise.all(raw.map((message) => browse(message, decoder)));
+          return { topic: request.topic, partition: request.partition, low, high, offset, records };
+        }),
+      );
     },
     async newest(topic) {
       const decoder = decoderOf(topic);
-      return withConsumer(options.brokers, timeoutMs, async (consumer) => {
-        const newest: BrowsedRecord[] = [];
-        const partitions = await partitionCount(consumer, topic, timeoutMs);
-        for (let partition = 0; partition < partitions; partition++) {
-          const { lowOffset: low, highOffset: high } = await watermarks(consumer, topic, partition, timeoutMs);
-          if (high <= low) continue;
-          const [last] = await readRange(consumer, topic, partition, high - 1, high, timeoutMs);
-          if (last) newest.push(await browse(last, decoder));
-        }
-        return newest;
-      });
+      return withinBudget(
+        timeoutMs,
+        withConsumer(options.brokers, timeoutMs, async (consumer) => {
+          const newest: BrowsedRecord[] = [];
+          const partitions = await partitionCount(consumer, topic, timeoutMs);
+          for (let partition = 0; partition < partitions; partition++) {
+            const { lowOffset: low, highOffset: high } = await watermarks(consumer, topic, partition, timeoutMs);
+            if (high <= low) continue;
+            const [last] = await readRange(consumer, topic, partition, high - 1, high, timeoutMs);
+            if (last) newest.push(await browse(last, decoder));
+          }
+          return newest;
+        }),
+      );
     },
   };
 }
@@ -175,6 +185,11 @@ type Decoder = { decode(payload: Buffer): Promise<Ticker | Trade> } | typeof DEA
 
 /** Marks the dead-letter topic among the decoders. */
 const DEAD_LETTERS = 'dead-letters' as const;
+
+/** `read`, or an error saying the cluster did not answer within `ms` (the read goes on and cleans up by itself). */
+function withinBudget<T>(ms: number, read: Promise<T>): Promise<T> {
+  return withTimeout(read, ms, () => new Error(`no answer from the cluster within ${ms} ms`));
+}
 
 /** Runs `read` with a short-lived, group-less consumer, disconnected afterwards. */
 async function withConsumer<T>(
