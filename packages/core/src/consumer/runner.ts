@@ -13,6 +13,7 @@ import type { Membership } from './membership';
 import type { CandleConsumerStats } from './options';
 import type { TransactionalProducer } from './transaction';
 import { sleep } from '../retry';
+import { ThrottledReport } from './throttled-report';
 
 /** Lifecycle of a consumer: every unit asks this, never a loose flag. */
 export enum ConsumerState {
@@ -273,26 +274,4 @@ export class Runner {
 
 function clocksOf(entry: PartitionEntry): Map<string, number> {
   return new Map(entry.aggregator.clocks().map((c) => [`${c.symbol}|${c.source}`, c.maxEventTime]));
-}
-
-/** Reports an error at once, then at most once per `periodMs` per error code, with how many were held back. */
-class ThrottledReport {
-  private readonly byCode = new Map<string, { lastAt: number; held: number }>();
-
-  constructor(
-    private readonly periodMs: number,
-    private readonly emit: (error: unknown, repeated: number) => void,
-  ) {}
-
-  report(error: unknown): void {
-    const code = String((error as { code?: unknown })?.code ?? (error as Error)?.message);
-    const now = Date.now();
-    const seen = this.byCode.get(code);
-    if (seen && now - seen.lastAt < this.periodMs) {
-      seen.held++;
-      return;
-    }
-    this.byCode.set(code, { lastAt: now, held: 0 });
-    this.emit(error, seen?.held ?? 0);
-  }
 }
