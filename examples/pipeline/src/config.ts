@@ -49,7 +49,7 @@ export interface PipelineConfig {
   speed: number | 'max';
   /** `KANDLE_REPLAY_FILE`: NDJSON recording; undefined → a generated, seeded hour of market data. */
   replayFile: string | undefined;
-  /** `KANDLE_BITFINEX_URL`: WebSocket URL (e.g. the fake server of `@kandle/core/testing`). */
+  /** `KANDLE_BITFINEX_URL`: WebSocket URL (e.g. the fake server of `@kandle/local-stack`). */
   bitfinexUrl: string | undefined;
   /** `KANDLE_INTERVALS`, default `1m,5m,15m,1h`. */
   intervals: CandleInterval[];

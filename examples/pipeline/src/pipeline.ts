@@ -16,10 +16,9 @@ import {
   loadRecording,
   type MarketSource,
   type SchemaRegistryHandle,
-  SinkWriteError,
   UnknownTopicError,
 } from '@kandle/core';
-import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
+import { createInfluxSink, type InfluxSink, SinkWriteError } from '@kandle/influx-sink';
 import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
 import { type BrokerControl, createFaultLab, type FaultLab } from './fault-lab';

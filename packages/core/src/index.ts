@@ -18,7 +18,6 @@ export {
   RegistryUnreachableError,
   redactSecrets,
   SchemaIncompatibleError,
-  SinkWriteError,
   TopicMismatchError,
   UnknownTopicError,
 } from './errors';

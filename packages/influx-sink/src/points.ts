@@ -1,7 +1,7 @@
 // Points: turns candles, tickers and trades into InfluxDB line protocol with a series key for coalescing.
 import { Point } from '@influxdata/influxdb3-client';
 import type { Candle, Ticker, Trade } from '@kandle/core';
-import { SinkWriteError } from '@kandle/core';
+import { SinkWriteError } from './errors';
 
 /** One line of line protocol plus the identity InfluxDB deduplicates on (measurement, tag set, timestamp). */
 export interface LinePoint {
