@@ -19,7 +19,7 @@ export { withTimeout } from './retry';
 /** What a topic should look like. */
 export interface TopicSpec {
   name: string;
-  /** Default 2 (the seed's). */
+  /** Default 2 (the original kafka-python project's). */
   partitions?: number;
   /** Default 3. */
   replicationFactor?: number;

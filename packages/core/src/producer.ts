@@ -23,7 +23,7 @@ import { type Ticker, type Trade, tickerSchema, tradeSchema } from './schema/typ
 import type { MarketEvent } from './sources/source';
 
 /**
- * How records are spread over partitions (the seed's three ways):
+ * How records are spread over partitions (the original kafka-python project's three ways):
  * - `'key-hash'` (default): murmur2 of the symbol, exactly like the Java client, Kafka Streams and ksqlDB,
  *   so one coin always lands on one partition and stays in order.
  * - `'round-robin'`: partitions in turn, ignoring the key; even load, no per-coin order.
