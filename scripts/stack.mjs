@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stackDir = join(root, '.kandle', 'stack');
 const stateFile = join(stackDir, 'stack.json');
-const testing = () => import(join(root, 'packages/core/dist/testing.js'));
+const testing = () => import(join(root, 'packages/local-stack/dist/index.js'));
 
 function env(name, fallback) {
   const value = process.env[name];

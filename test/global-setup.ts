@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startKafkaCluster, startSchemaRegistry } from '../packages/core/src/testing';
+import { startKafkaCluster, startSchemaRegistry } from '@kandle/local-stack';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isAlive } from '../packages/core/src/testing/jvm';
+import { isAlive } from '@kandle/local-stack';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { createKafkaAdmin } from '../../packages/core/src/index';
-import { attachKafkaCluster, type KafkaCluster } from '../../packages/core/src/testing';
+import { attachKafkaCluster, type KafkaCluster } from '@kandle/local-stack';
 
 /** The cluster global-setup started; tests may stop and start its brokers but must restart them. */
 export function testCluster(): KafkaCluster {

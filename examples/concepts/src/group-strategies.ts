@@ -66,11 +66,11 @@ export interface GroupStrategiesResult {
 export interface GroupStrategiesOptions extends ExampleOptions {
   /** Default all three native strategies, run side by side in separate groups. */
   strategies?: NativeStrategy[];
-  /** Partitions of each of the two topics. Default 2 (the seed's topic A and B with P0 and P1). */
+  /** Partitions of each of the two topics. Default 2 (the original kafka-python project's topic A and B with P0 and P1). */
   partitionsPerTopic?: number;
   /** Members of each group. Default 3 (`C1`, `C2`, `C3`). */
   members?: number;
-  /** Index (0-based) of the member that leaves. Default 1 (`C2`, as in the seed). */
+  /** Index (0-based) of the member that leaves. Default 1 (`C2`, as in the original kafka-python project). */
   leaver?: number;
 }
 
@@ -81,7 +81,7 @@ const MODELS: Record<NativeStrategy, Assignor> = {
 };
 
 /**
- * The seed's consumer-group picture made real: two topics (tickers = "A", trades = "B") with two partitions each,
+ * The original kafka-python project's consumer-group picture made real: two topics (tickers = "A", trades = "B") with two partitions each,
  * members C1–C3 in one group, once per strategy. Prints who got which partitions, lets C2 leave, prints what moved,
  * and sets both next to `planRebalance` with the pure assignor of the same name.
  *

@@ -23,7 +23,7 @@ export type ExampleRun<R> = (options: ExampleOptions) => Promise<R>;
  * and does nothing when it is imported (tests, other code).
  *
  * Uses `KAFKA_BROKERS` and `SCHEMA_REGISTRY_URL` when set; otherwise starts a local 3-broker KRaft cluster and an
- * Apicurio registry from `@kandle/core/testing` (about 30 s, needs Java 17+) and stops them afterwards.
+ * Apicurio registry from `@kandle/local-stack` (about 30 s, needs Java 21+) and stops them afterwards.
  * With `--json` the facts the example returned are printed as one JSON line at the end.
  *
  * @example
@@ -62,7 +62,7 @@ export async function runStandalone<R>(run: ExampleRun<R>, options: { json?: boo
       console.log(
         'KAFKA_BROKERS / SCHEMA_REGISTRY_URL not set: starting a local 3-broker cluster and registry (~30 s)…',
       );
-      const { startKafkaCluster, startSchemaRegistry } = await import('@kandle/core/testing');
+      const { startKafkaCluster, startSchemaRegistry } = await import('@kandle/local-stack');
       // Started side by side (the JVMs boot in parallel); allSettled so a failure still stops what did start.
       const started = await Promise.allSettled([
         brokers

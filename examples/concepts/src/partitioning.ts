@@ -30,7 +30,7 @@ export interface PartitioningOptions extends ExampleOptions {
   symbols?: string[];
   /** Partitions of the topic. Default 3. */
   partitions?: number;
-  /** Partition the explicit strategy sends everything to. Default 0 (the seed's "producer 1 → topic A, partition 0"). */
+  /** Partition the explicit strategy sends everything to. Default 0 (the original kafka-python project's "producer 1 → topic A, partition 0"). */
   explicitPartition?: number;
   /** How many times each coin is sent per strategy. Default 2. */
   rounds?: number;
@@ -93,7 +93,7 @@ export async function run(options: PartitioningOptions): Promise<PartitioningRes
     }
     log('  Why: same key → same partition, so each coin stays in order for its consumer.');
     log(
-      `  The seed's bakery with 2 partitions: 'Bollos' → ${partitionForKey('Bollos', 2)}, 'Panes' → ${partitionForKey('Panes', 2)}.`,
+      `  The original kafka-python project's bakery with 2 partitions: 'Bollos' → ${partitionForKey('Bollos', 2)}, 'Panes' → ${partitionForKey('Panes', 2)}.`,
     );
 
     const explicit = await sendAll({ explicit: () => chosen });

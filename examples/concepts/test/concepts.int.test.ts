@@ -94,7 +94,7 @@ describe('group strategies example', () => {
     expect(roundRobin.survivorsKept).toBe(false);
     expect(roundRobin.moved.length).toBe(3);
 
-    // Sticky: balanced, and when C2 leaves only C2's partitions move (the seed's C2 → C3).
+    // Sticky: balanced, and when C2 leaves only C2's partitions move (the original kafka-python project's C2 → C3).
     const sizes = (a: Record<string, TopicPartition[]>) => Object.values(a).map((l) => l.length);
     expect(Math.max(...sizes(sticky.before)) - Math.min(...sizes(sticky.before))).toBeLessThanOrEqual(1);
     expect(Math.max(...sizes(sticky.after)) - Math.min(...sizes(sticky.after))).toBeLessThanOrEqual(1);

@@ -92,7 +92,7 @@ describe('notebook example: candles.ipynb on the Deno Jupyter kernel', () => {
     expect(factsLine, 'the last cell prints one JSON line of facts').toBeDefined();
     const facts = JSON.parse(factsLine as string) as NotebookFacts;
 
-    // Rebalance: the seed's example (C2 leaves) as documented, and exactly what planRebalance gives in Node.
+    // Rebalance: the original kafka-python project's example (C2 leaves) as documented, and exactly what planRebalance gives in Node.
     const sticky = facts.rebalance.find((r) => r.strategy === 'sticky');
     expect(sticky).toEqual({ strategy: 'sticky', moved: 'A1 C2→C3', unchanged: 3 });
     expect(facts.rebalance).toEqual(rebalanceInNode());

@@ -49,7 +49,7 @@ export interface PipelineConfig {
   speed: number | 'max';
   /** `KANDLE_REPLAY_FILE`: NDJSON recording; undefined → a generated, seeded hour of market data. */
   replayFile: string | undefined;
-  /** `KANDLE_BITFINEX_URL`: WebSocket URL (e.g. the fake server of `@kandle/core/testing`). */
+  /** `KANDLE_BITFINEX_URL`: WebSocket URL (e.g. the fake server of `@kandle/local-stack`). */
   bitfinexUrl: string | undefined;
   /**
    * `KANDLE_BITFINEX_REST_URL`: REST base URL of the history backfill. Default: the host of `KANDLE_BITFINEX_URL`
@@ -64,7 +64,7 @@ export interface PipelineConfig {
   groupId: string;
   /** `KANDLE_DLQ_TOPIC`, default `kandle.dlq`: where the group puts records it cannot decode (browsable on the page). */
   deadLetterTopic: string;
-  /** `KANDLE_ASSIGNMENT`, default `range` (Kafka's default, as in the seed). */
+  /** `KANDLE_ASSIGNMENT`, default `range` (Kafka's default, as in the original kafka-python project). */
   assignment: NativeAssignment;
   /** `KANDLE_PORT`, default 8080; 0 picks a free port. */
   port: number;

@@ -1,6 +1,6 @@
 // Fault lab: stops and restarts brokers of a stack this process started, one request at a time, for the live page.
 /**
- * The broker JVMs of a cluster this process started (`@kandle/core/testing`'s `KafkaCluster` fits). Never built for
+ * The broker JVMs of a cluster this process started (`@kandle/local-stack`'s `KafkaCluster` fits). Never built for
  * brokers found elsewhere (`KAFKA_BROKERS`, `npm run stack:up`, compose): the lab must not stop what it did not start.
  */
 export interface BrokerControl {

@@ -17,11 +17,10 @@ import {
   loadRecording,
   type MarketSource,
   type SchemaRegistryHandle,
-  SinkWriteError,
   type Trade,
   UnknownTopicError,
 } from '@kandle/core';
-import { createInfluxSink, type InfluxSink } from '@kandle/influx-sink';
+import { createInfluxSink, type InfluxSink, SinkWriteError } from '@kandle/influx-sink';
 import { type CandleStore, createCandleStore } from './candle-store';
 import type { PipelineConfig } from './config';
 import { type BrokerControl, createFaultLab, type FaultLab } from './fault-lab';
@@ -38,7 +37,7 @@ import { createWriteLedger, type WriteLedger } from './write-ledger';
 export interface PipelineOptions extends Omit<PipelineConfig, 'kafkaBrokers' | 'schemaRegistryUrl' | 'stackMode'> {
   kafkaBrokers: string;
   schemaRegistryUrl: string;
-  /** Partitions per topic. Default 2 (the seed's). */
+  /** Partitions per topic. Default 2 (the original kafka-python project's). */
   partitions?: number;
   /** Default 3. */
   replicationFactor?: number;
@@ -99,7 +98,7 @@ export interface RunningPipeline {
   stop(): Promise<void>;
 }
 
-/** Members of the group in one process, as in the seed (Python_1, Python_2). */
+/** Members of the group in one process, as in the original kafka-python project (Python_1, Python_2). */
 const GROUP_MEMBERS = 2;
 /**
  * Forty minutes of generated market at 5 events/s: the offline replay when no recording is given. Sparser than the
@@ -349,7 +348,7 @@ export async function whenTopicsVisible<T>(create: () => Promise<T>, timeoutMs =
 }
 
 /**
- * Copies the raw tickers and trades on Kafka into InfluxDB, for the dashboard panels that read them (the seed's
+ * Copies the raw tickers and trades on Kafka into InfluxDB, for the dashboard panels that read them (the original kafka-python project's
  * DATE_BIN query reads `tickers`); undefined when KANDLE_INFLUX_TICKERS and KANDLE_INFLUX_TRADES are both off.
  */
 async function startRawCopy(

@@ -4,14 +4,13 @@ import {
   createAvroDecoder,
   DecodeError,
   type SchemaRegistryHandle,
-  SinkWriteError,
   type Ticker,
   type Trade,
   tickerSchema,
   tradeSchema,
   valueSubject,
 } from '@kandle/core';
-import type { InfluxSink } from '@kandle/influx-sink';
+import { type InfluxSink, SinkWriteError } from '@kandle/influx-sink';
 
 /** Options of {@link startRawWriter}. */
 export interface RawWriterOptions {

@@ -176,7 +176,7 @@ export async function resolveStack(config: PipelineConfig, options: ResolveStack
       recorded = readStackRecord(stackFile);
       if (!recorded) return false;
       // Loaded only here: a deployment with its own brokers never needs the JVM launchers.
-      const { attachKafkaCluster } = await import('@kandle/core/testing');
+      const { attachKafkaCluster } = await import('@kandle/local-stack');
       return isHealthy(recorded, attachKafkaCluster);
     },
     async dockerAvailable() {
@@ -222,7 +222,7 @@ export async function resolveStack(config: PipelineConfig, options: ResolveStack
 async function nothingToStop(): Promise<void> {}
 
 async function startJvmStack(): Promise<KafkaStack> {
-  const testing = await import('@kandle/core/testing');
+  const testing = await import('@kandle/local-stack');
   const [cluster, registry] = await Promise.all([
     testing.startKafkaCluster({ brokers: 3, partitions: 2, replicationFactor: 3, minInsyncReplicas: 2 }),
     testing.startSchemaRegistry(),

@@ -1,7 +1,7 @@
 // Tests of the page's fault lab through a headless browser, on a 3-broker cluster this file starts (and may stop).
 import { fileURLToPath } from 'node:url';
 import { createKafkaAdmin, type KafkaAdmin } from '@kandle/core';
-import { type KafkaCluster, startKafkaCluster } from '@kandle/core/testing';
+import { type KafkaCluster, startKafkaCluster } from '@kandle/local-stack';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/support/cluster';

@@ -8,7 +8,7 @@ import {
   type KafkaAdmin,
 } from '@kandle/core';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { type FakeBitfinex, startFakeBitfinex } from '@kandle/core/testing';
+import { type FakeBitfinex, startFakeBitfinex } from '@kandle/local-stack';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueName, waitFor } from '../../../test/support/cluster';
 import { loadConfig } from '../src/config';

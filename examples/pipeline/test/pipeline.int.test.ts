@@ -16,7 +16,7 @@ import {
   parseInterval,
   partitionForKey,
 } from '@kandle/core';
-import { startFakeBitfinex } from '@kandle/core/testing';
+import { startFakeBitfinex } from '@kandle/local-stack';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testCluster, uniqueName, waitFor } from '../../../test/support/cluster';

@@ -191,13 +191,6 @@ export class AssignmentError extends KandleError {
   }
 }
 
-/** A sink could not make a batch durable. */
-export class SinkWriteError extends KandleError {
-  constructor(message: string, details: Record<string, unknown>, cause?: unknown) {
-    super('SINK_WRITE_FAILED', message, { cause, details });
-  }
-}
-
 /**
  * A group or offset request (describe a group, read committed or end offsets) failed. `retriable` says whether the
  * same request can succeed later: true while a coordinator is loading or moving, a broker restarts or a request

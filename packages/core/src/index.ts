@@ -19,7 +19,6 @@ export {
   RegistryUnreachableError,
   redactSecrets,
   SchemaIncompatibleError,
-  SinkWriteError,
   TopicMismatchError,
   UnknownTopicError,
 } from './errors';

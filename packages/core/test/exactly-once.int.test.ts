@@ -17,7 +17,7 @@ import {
   type MarketEvent,
 } from '../src/index';
 import { restoreAllBrokers, uniqueName, waitFor } from '../../../test/support/cluster';
-import { type KafkaCluster, startKafkaCluster } from '../src/testing';
+import { type KafkaCluster, startKafkaCluster } from '@kandle/local-stack';
 import { type ChildMember, spawnMember } from './support/members';
 
 const registryUrl = inject('schemaRegistryUrl');

@@ -3,8 +3,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { BrokerUnreachableError, createKafkaAdmin } from '../src/index';
-import { type KafkaCluster, startKafkaCluster } from '../src/testing';
-import { freePorts } from '../src/testing/jvm';
+import { type KafkaCluster, startKafkaCluster } from '@kandle/local-stack';
+import { freePorts } from '@kandle/local-stack';
 
 const probeScript = fileURLToPath(new URL('./support/group-probe.ts', import.meta.url));
 const probes: ChildProcess[] = [];

@@ -12,8 +12,7 @@ import {
 } from '@confluentinc/schemaregistry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ticker } from '../src/schema/types.generated';
-import { isAlive, sleep } from '../src/testing/jvm';
-import { type SchemaRegistry, startSchemaRegistry } from '../src/testing/schema-registry';
+import { isAlive, type SchemaRegistry, sleep, startSchemaRegistry } from '@kandle/local-stack';
 import { byTopicName, confluentClient } from './support/confluent-serde';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
@@ -124,7 +123,7 @@ describe('local Confluent-compatible schema registry (Apicurio)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kandle-registry-orphan-'));
     // .mts: ES module for tsx whatever package.json is (or is not) above the temp dir, so top-level await works.
     const script = join(dir, 'start.mts');
-    const modulePath = resolve(__dirname, '..', 'src', 'testing', 'schema-registry.ts');
+    const modulePath = resolve(__dirname, '..', '..', 'local-stack', 'src', 'schema-registry.ts');
     writeFileSync(
       script,
       `import { startSchemaRegistry } from ${JSON.stringify(modulePath)};

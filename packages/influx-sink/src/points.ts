@@ -1,7 +1,7 @@
 // Points: turns candles, tickers and trades into InfluxDB line protocol with a series key for coalescing.
 import { Point } from '@influxdata/influxdb3-client';
 import type { Candle, Ticker, Trade } from '@kandle/core';
-import { SinkWriteError } from '@kandle/core';
+import { SinkWriteError } from './errors';
 
 /** One line of line protocol plus the identity InfluxDB deduplicates on (measurement, tag set, timestamp). */
 export interface LinePoint {
@@ -42,7 +42,7 @@ export function candleToPoint(candle: Candle, measurement: string): LinePoint {
 
 /**
  * `<tickers>,symbol=… ask=…,ask_size=…,bid=…,bid_size=…,close_price=…,daily_change=…,daily_change_relative=…,high=…,last_price=…,low=…,volume=… <eventTime ms>`.
- * `close_price` repeats `last_price` so candle queries written for the seed's schema work on raw tickers.
+ * `close_price` repeats `last_price` so candle queries written for the original kafka-python project's schema work on raw tickers.
  */
 export function tickerToPoint(ticker: Ticker, measurement: string): LinePoint {
   requireTag('symbol', ticker.symbol, measurement);

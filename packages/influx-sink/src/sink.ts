@@ -4,7 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import { InfluxDBClient, setLogger } from '@influxdata/influxdb3-client';
 import type { CandleUpdate, Ticker, Trade } from '@kandle/core';
-import { SinkWriteError } from '@kandle/core';
+import { SinkWriteError } from './errors';
 import { type PendingEntry, PointBuffer } from './batcher';
 import { type InfluxSinkOptions, type ResolvedSinkOptions, resolveSinkOptions } from './options';
 import { candleToPoint, type LinePoint, tickerToPoint, tradeToPoint } from './points';

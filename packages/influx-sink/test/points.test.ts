@@ -1,5 +1,5 @@
-import { SinkWriteError } from '@kandle/core';
 import { describe, expect, it } from 'vitest';
+import { SinkWriteError } from '../src/errors';
 import { candleToPoint, tickerToPoint, tradeToPoint } from '../src/points';
 import { T0, candle, ticker, trade } from './support/fixtures';
 

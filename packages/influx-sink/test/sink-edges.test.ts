@@ -1,7 +1,6 @@
 // Tests / influx-sink against servers that misbehave at the edges: a socket that never answers, a retry-time budget, the auth scheme.
-import { SinkWriteError } from '@kandle/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createInfluxSink, type InfluxSink, type InfluxSinkOptions } from '../src/index';
+import { createInfluxSink, type InfluxSink, type InfluxSinkOptions, SinkWriteError } from '../src/index';
 import { candleSeries } from './support/fixtures';
 import { type FaultServer, startFaultServer } from './support/fault-server';
 import { type SilentServer, startSilentServer } from './support/silent-server';

@@ -1,6 +1,6 @@
-import { ConfigError, SinkWriteError } from '@kandle/core';
+import { ConfigError } from '@kandle/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createInfluxSink, type InfluxSink, type InfluxSinkOptions } from '../src/index';
+import { createInfluxSink, type InfluxSink, type InfluxSinkOptions, SinkWriteError } from '../src/index';
 import { resolveSinkOptions } from '../src/options';
 import { candleToPoint } from '../src/points';
 import { candleSeries, T0, ticker, trade, update } from './support/fixtures';

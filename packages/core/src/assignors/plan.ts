@@ -25,7 +25,7 @@ import { validateAssignment } from './validate';
  *
  * @example
  * ```ts
- * // The seed README's example: C2 dies. With sticky, only C2's partition moves (to C3).
+ * // The original kafka-python project's README's example: C2 dies. With sticky, only C2's partition moves (to C3).
  * const topics = ['A', 'B'];
  * const plan = planRebalance({
  *   assignor: stickyAssignor,

@@ -1,7 +1,7 @@
 // Tests / Bitfinex frames: documented layouts decode to typed values; anything else is a FeedMessageError.
 import { describe, expect, it } from 'vitest';
 import { FeedMessageError } from '../../src/errors';
-import { FUNDING_FIXTURE } from '../../src/testing/bitfinex-server';
+import { FUNDING_FIXTURE } from '@kandle/local-stack';
 import {
   BitfinexApiError,
   type BitfinexChannelRef,

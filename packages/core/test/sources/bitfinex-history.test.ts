@@ -8,7 +8,7 @@ import {
 } from '../../src/sources/bitfinex-history';
 import { type BitfinexWsSource, createBitfinexWsSource } from '../../src/sources/bitfinex-ws';
 import { FeedError, type SourceError } from '../../src/sources/source';
-import { type FakeBitfinex, startFakeBitfinex } from '../../src/testing/bitfinex-server';
+import { type FakeBitfinex, startFakeBitfinex } from '@kandle/local-stack';
 
 let server: FakeBitfinex | undefined;
 let source: BitfinexWsSource | undefined;

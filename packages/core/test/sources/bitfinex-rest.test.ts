@@ -10,7 +10,7 @@ import {
   MIN_REST_INTERVAL_MS,
 } from '../../src/sources/bitfinex-rest';
 import { FeedError, type SourceError, type SourceStatus } from '../../src/sources/source';
-import { type FakeBitfinex, RATE_LIMIT_BODIES, startFakeBitfinex } from '../../src/testing/bitfinex-server';
+import { type FakeBitfinex, RATE_LIMIT_BODIES, startFakeBitfinex } from '@kandle/local-stack';
 
 // One server per test: a request a stopped source left in flight must not consume the next test's injected failure.
 let server: FakeBitfinex | undefined;

@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/errors';
 import { BitfinexApiError } from '../../src/sources/bitfinex-frames';
 import { type BitfinexWsSourceOptions, createBitfinexWsSource } from '../../src/sources/bitfinex-ws';
 import { FeedError, type FeedErrorReason } from '../../src/sources/source';
-import type { FakeBitfinex, FakeBitfinexOptions } from '../../src/testing/bitfinex-server';
+import type { FakeBitfinex, FakeBitfinexOptions } from '@kandle/local-stack';
 import { type Harness, openHarness, stopHarnessAfterEach } from './support/ws-harness';
 
 stopHarnessAfterEach();

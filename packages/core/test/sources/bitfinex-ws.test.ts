@@ -4,7 +4,7 @@ import { FeedMessageError, KandleError } from '../../src/errors';
 import { BitfinexApiError } from '../../src/sources/bitfinex-frames';
 import { type BitfinexWsSourceOptions, createBitfinexWsSource } from '../../src/sources/bitfinex-ws';
 import { FeedError, type SourceError } from '../../src/sources/source';
-import type { FakeBitfinexOptions } from '../../src/testing/bitfinex-server';
+import type { FakeBitfinexOptions } from '@kandle/local-stack';
 import { type Harness, openHarness, stopHarnessAfterEach } from './support/ws-harness';
 
 stopHarnessAfterEach();

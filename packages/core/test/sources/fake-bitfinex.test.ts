@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CONF_FLAG_SEQ_ALL, CONF_FLAG_TIMESTAMP } from '../../src/sources/bitfinex-frames';
-import { type FakeBitfinex, type FakeBitfinexOptions, startFakeBitfinex } from '../../src/testing/bitfinex-server';
+import { type FakeBitfinex, type FakeBitfinexOptions, startFakeBitfinex } from '@kandle/local-stack';
 
 let server: FakeBitfinex | undefined;
 const sockets: WebSocket[] = [];

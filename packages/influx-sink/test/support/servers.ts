@@ -1,6 +1,6 @@
 // Test servers: the line-protocol servers the sink's real-server tests run against (QuestDB, InfluxDB 3 Core) and how they are chosen.
 import { createServer } from 'node:net';
-import { type QuestDb, startQuestDb } from '@kandle/core/testing';
+import { type QuestDb, startQuestDb } from './questdb';
 
 /** One result row, column name → value, whatever server answered it. */
 export type Row = Record<string, unknown>;
@@ -98,7 +98,7 @@ const QUESTDB_SINK_TABLES = {
     ) TIMESTAMP(timestamp) PARTITION BY DAY WAL DEDUP UPSERT KEYS(timestamp, symbol, trade_id)`,
 } as const;
 
-/** QuestDB from its Maven Central jar on loopback (`startQuestDb` of `@kandle/core/testing`). */
+/** QuestDB from its Maven Central jar on loopback (`startQuestDb` of ./questdb.ts). */
 export async function startQuestDbServer(): Promise<LineProtocolServer> {
   const qdb: QuestDb = await startQuestDb();
   return {

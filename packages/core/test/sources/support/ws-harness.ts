@@ -7,7 +7,7 @@ import {
   createBitfinexWsSource,
 } from '../../../src/sources/bitfinex-ws';
 import type { SourceError, SourceStatus } from '../../../src/sources/source';
-import { type FakeBitfinex, type FakeBitfinexOptions, startFakeBitfinex } from '../../../src/testing/bitfinex-server';
+import { type FakeBitfinex, type FakeBitfinexOptions, startFakeBitfinex } from '@kandle/local-stack';
 
 /** A server, its source, and what the source delivered. */
 export interface Harness {

