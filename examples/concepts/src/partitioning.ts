@@ -101,7 +101,7 @@ export async function run(options: PartitioningOptions): Promise<PartitioningRes
     log(`  ${explicit.map((p) => `${p.symbol}→${p.partition}`).join('  ')}`);
     log('  Why: full control (e.g. one partition per producer); you take over balancing and ordering.');
 
-    const roundRobin = await sendAll('round-robin');
+    const roundRobin = await sendAll('roundrobin');
     log('\nround-robin: partitions in turn, the key is ignored');
     log(`  ${roundRobin.map((p) => `${p.symbol}→${p.partition}`).join('  ')}`);
     log('  Why: even load, but one coin is spread over partitions, so its records lose their order.');

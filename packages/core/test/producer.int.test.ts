@@ -113,7 +113,7 @@ describe('createCryptoProducer', () => {
       connection: { brokers },
       registry: { url: registryUrl },
       topics,
-      partitioning: 'round-robin',
+      partitioning: 'roundrobin',
     });
     const rrParts = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => rr.sendTicker(ticker('tBTCUSD', 100 + i))));
     await rr.close();

@@ -30,7 +30,7 @@ export async function openCryptoProducer(
   const acks = options.acks ?? 'all';
   const idempotence = options.idempotence ?? acks === 'all';
   if (idempotence && acks !== 'all') throw new ConfigError("idempotence needs acks: 'all'", { acks });
-  const partitioning = options.partitioning ?? 'key-hash';
+  const partitioning = options.partitioning === 'round-robin' ? 'roundrobin' : (options.partitioning ?? 'key-hash');
   const topics = { tickers: options.topics?.tickers ?? 'tickers', trades: options.topics?.trades ?? 'trades' };
   const registry = registryHandleFor(options.registry);
   const [tickerId, tradeId] = await Promise.all([

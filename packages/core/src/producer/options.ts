@@ -9,11 +9,14 @@ import type { MarketEvent } from '../sources/source';
  * How records are spread over partitions (the original kafka-python project's three ways):
  * - `'key-hash'` (default): murmur2 of the symbol, exactly like the Java client, Kafka Streams and ksqlDB,
  *   so one coin always lands on one partition and stays in order.
- * - `'round-robin'`: partitions in turn, ignoring the key; even load, no per-coin order.
+ * - `'roundrobin'`: partitions in turn, ignoring the key; even load, no per-coin order (librdkafka's and the
+ *   assignment strategy's spelling; `'round-robin'` is accepted as a deprecated alias).
  * - `{ explicit }`: your function picks the partition for each event.
  */
 export type Partitioning =
   | 'key-hash'
+  | 'roundrobin'
+  /** @deprecated Use `'roundrobin'`, the spelling of librdkafka and of kandle's assignment strategy. */
   | 'round-robin'
   | { explicit: (event: MarketEvent, partitions: number) => number };
 

@@ -1,4 +1,4 @@
-// Producer / routing: which partition a record goes to (key-hash by librdkafka, round-robin or explicit here) and its key bytes.
+// Producer / routing: which partition a record goes to (key-hash by librdkafka, roundrobin or explicit here) and its key bytes.
 import type { ResolvedKafkaConnection } from '../config';
 import { ConfigError, UnknownTopicError } from '../errors';
 import type { Producer } from '../rdkafka';
@@ -37,11 +37,11 @@ export class Routing {
   async partitionFor(
     event: MarketEvent,
     topic: string,
-    partitioning: Exclude<Partitioning, 'key-hash'>,
+    partitioning: Exclude<Partitioning, 'key-hash' | 'round-robin'>,
   ): Promise<number> {
     const count = await this.partitionsOf(topic);
     const partition =
-      partitioning === 'round-robin' ? this.roundRobinNext++ % count : partitioning.explicit(event, count);
+      partitioning === 'roundrobin' ? this.roundRobinNext++ % count : partitioning.explicit(event, count);
     if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
       throw new ConfigError(`explicit partitioner returned ${partition} for a topic with ${count} partitions`);
     }
