@@ -222,9 +222,8 @@ class BatchingInfluxSink implements InfluxSink {
         );
         return;
       }
-      const lines = remaining.map((entry) => entry.line);
       try {
-        await this.client.write(lines, this.options.database, undefined, {
+        await this.client.write(requestBody(remaining), this.options.database, undefined, {
           precision: 'ms',
           gzipThreshold: this.options.gzipThreshold,
         });
@@ -243,6 +242,7 @@ class BatchingInfluxSink implements InfluxSink {
             await this.sendBatch(remaining.slice(half));
             return;
           }
+          const lines = remaining.map((entry) => entry.line);
           const blamed = new Set(offendingLineIndexes(failure.body, lines));
           if (blamed.size > 0 && blamed.size < remaining.length) {
             // The server named the bad lines: fail those, resend the rest (re-sending already stored lines is harmless).
@@ -398,6 +398,13 @@ function closingAgent(host: string, requestTimeoutMs: number): HttpAgent {
       return close(super.createConnection(...args) as Socket);
     }
   })({ keepAlive: true });
+}
+
+/** One request body: the batch's lines, newline-separated (the client sends a single string as is). */
+function requestBody(entries: readonly PendingEntry[]): string {
+  let body = (entries[0] as PendingEntry).line;
+  for (let i = 1; i < entries.length; i++) body += `\n${(entries[i] as PendingEntry).line}`;
+  return body;
 }
 
 function statusOf(error: SinkWriteError): { status?: number } {
