@@ -40,6 +40,14 @@ export interface InfluxSinkOptions {
   batchSize?: number;
   /** A non-full batch is sent at the latest this long after its first point arrived. Default 1000 ms. */
   flushIntervalMs?: number;
+  /**
+   * A non-full batch is sent once no write() has added points for this long (or at `flushIntervalMs`, whichever
+   * comes first). A consumer that awaits each write sends nothing more until it resolves, so without a short linger
+   * it would wait a whole `flushIntervalMs` per write. Larger values give fuller batches (fewer requests) to callers
+   * that write without awaiting; `Infinity` restores the old behaviour (only batch size and `flushIntervalMs`).
+   * Default 5 ms.
+   */
+  lingerMs?: number;
   /** Points buffered or in flight at most; beyond that `write()` waits for room. Default 50000. */
   maxPendingPoints?: number;
   /** Request bodies larger than this many bytes are gzipped (client option). `Infinity` turns gzip off. Default 1000. */
@@ -69,6 +77,7 @@ export interface ResolvedSinkOptions {
   measurements: MeasurementNames;
   batchSize: number;
   flushIntervalMs: number;
+  lingerMs: number;
   maxPendingPoints: number;
   gzipThreshold: number;
   maxRetries: number;
@@ -85,6 +94,7 @@ export const SINK_DEFAULTS = Object.freeze({
   measurements: Object.freeze({ candles: 'candles', tickers: 'tickers', trades: 'trades' }),
   batchSize: 1000,
   flushIntervalMs: 1000,
+  lingerMs: 5,
   maxPendingPoints: 50_000,
   gzipThreshold: 1000,
   maxRetries: Number.POSITIVE_INFINITY,
@@ -133,6 +143,7 @@ export function resolveSinkOptions(
     measurements,
     batchSize: positiveInteger('batchSize', options.batchSize ?? SINK_DEFAULTS.batchSize),
     flushIntervalMs: nonNegative('flushIntervalMs', options.flushIntervalMs ?? SINK_DEFAULTS.flushIntervalMs, false),
+    lingerMs: nonNegative('lingerMs', options.lingerMs ?? SINK_DEFAULTS.lingerMs, true),
     maxPendingPoints: positiveInteger('maxPendingPoints', options.maxPendingPoints ?? SINK_DEFAULTS.maxPendingPoints),
     gzipThreshold: nonNegative('gzipThreshold', options.gzipThreshold ?? SINK_DEFAULTS.gzipThreshold, true),
     maxRetries: nonNegative('maxRetries', options.maxRetries ?? SINK_DEFAULTS.maxRetries, true),

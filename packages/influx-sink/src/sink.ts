@@ -80,6 +80,10 @@ class BatchingInfluxSink implements InfluxSink {
   private readonly counters = { pointsWritten: 0, batchesWritten: 0, retries: 0, failedPoints: 0, failedBatches: 0 };
   private lastError: SinkStats['lastError'] = null;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** When the flush timer was armed for the points now buffered (their batch's age counts from here). */
+  private batchOpenedAt = 0;
+  /** When the latest write() put points into the buffer (the linger counts from here). */
+  private lastWriteAt = 0;
   private sending = false;
   /** Send non-full batches until the buffer is empty (set by the flush timer, flush() and close()). */
   private draining = false;
@@ -162,17 +166,39 @@ class BatchingInfluxSink implements InfluxSink {
 
   private admit(): void {
     this.buffer.admit();
+    this.lastWriteAt = Date.now();
     if (this.buffer.bufferedCount >= this.options.batchSize) this.kick();
     else if (this.buffer.bufferedCount > 0) this.armFlushTimer();
   }
 
+  /**
+   * A non-full batch goes out once writes pause for `lingerMs` (a caller awaiting its write sends nothing more until
+   * it resolves, so waiting longer only delays it) or once it is `flushIntervalMs` old, whichever comes first.
+   * The timer is re-armed when it fires rather than on every write, which would cost a timer per write() call.
+   */
   private armFlushTimer(): void {
     if (this.flushTimer || this.sending) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      this.draining = true;
-      this.kick();
-    }, this.options.flushIntervalMs);
+    this.batchOpenedAt = Date.now();
+    this.scheduleFlush(this.batchOpenedAt);
+  }
+
+  private scheduleFlush(now: number): void {
+    const { lingerMs, flushIntervalMs } = this.options;
+    const dueAt = Math.min(this.lastWriteAt + lingerMs, this.batchOpenedAt + flushIntervalMs);
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushTimer = undefined;
+        const firedAt = Date.now();
+        if (firedAt < Math.min(this.lastWriteAt + lingerMs, this.batchOpenedAt + flushIntervalMs)) {
+          // Writes kept coming while the timer ran: linger again from the latest one.
+          this.scheduleFlush(firedAt);
+          return;
+        }
+        this.draining = true;
+        this.kick();
+      },
+      Math.max(0, dueAt - now),
+    );
   }
 
   private kick(): void {
