@@ -67,7 +67,7 @@ export interface PendingEntry {
 }
 
 function carries(entry: PendingEntry, ticket: WriteTicket): boolean {
-  return entry.ticket === ticket || (entry.laterTickets !== undefined && entry.laterTickets.includes(ticket));
+  return entry.ticket === ticket || entry.laterTickets?.includes(ticket) === true;
 }
 
 function forEachTicket(entry: PendingEntry, visit: (ticket: WriteTicket) => void): void {
