@@ -50,7 +50,12 @@ export interface InfluxSinkOptions {
   lingerMs?: number;
   /** Points buffered or in flight at most; beyond that `write()` waits for room. Default 50000. */
   maxPendingPoints?: number;
-  /** Request bodies larger than this many bytes are gzipped (client option). `Infinity` turns gzip off. Default 1000. */
+  /**
+   * Request bodies larger than this many bytes are gzipped (client option, zlib's default level). `Infinity` turns
+   * gzip off. Gzip shrinks candle line protocol about 25x (116 to 4.5 bytes per point) for about 1 µs of CPU per
+   * point, roughly a tenth of the sink's own CPU: worth it over a real network, not on loopback or a fast LAN.
+   * Default 1000.
+   */
   gzipThreshold?: number;
   /** Retries of one batch before its points fail. Default `Infinity`: while the server is down the sink keeps trying and its callers wait. */
   maxRetries?: number;
