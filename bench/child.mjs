@@ -10,6 +10,7 @@ import { makeTickers } from './fixtures.mjs';
 import { latencySummary, now, percentile } from './measure.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
+const SINK_SYMBOLS = Array.from({ length: 10 }, (_, i) => `tC${i}USD`);
 
 /** Samples RSS and heap every `everyMs` until stopped; returns medians (steady state) and maxima in MiB. */
 export function sampleMemory(everyMs = 250) {
@@ -177,18 +178,22 @@ const commands = {
       database: 'bench',
       logger: { warn: (m) => log(`  sink warning: ${m}`), error: (m) => log(`  sink error: ${m}`) },
     });
+    // One plain literal per update: the object spreads this used before took a sixth of the process's CPU in a
+    // profile, charged to the sink. Building the input up front instead kept 200,000 updates alive and slowed GC.
     const update = (i) => ({
       kind: 'closed',
       candle: {
-        ...{ symbol: `tC${i % 10}USD`, interval: '1m', source: 'ticker', start: 60_000 * i, end: 60_000 * (i + 1) },
-        ...{
-          open: 100 + (i % 7),
-          high: 101 + (i % 7),
-          low: 99 + (i % 7),
-          close: 100.5 + (i % 7),
-          volume: 0,
-          count: 50,
-        },
+        symbol: SINK_SYMBOLS[i % 10],
+        interval: '1m',
+        source: 'ticker',
+        start: 60_000 * i,
+        end: 60_000 * (i + 1),
+        open: 100 + (i % 7),
+        high: 101 + (i % 7),
+        low: 99 + (i % 7),
+        close: 100.5 + (i % 7),
+        volume: 0,
+        count: 50,
       },
     });
     const run = async (from, count) => {
@@ -196,10 +201,9 @@ const commands = {
       let nextChunk = 0;
       const worker = async () => {
         while (nextChunk < chunks) {
-          const c = nextChunk++;
+          const first = from + nextChunk++ * chunk;
           const updates = [];
-          for (let i = from + c * chunk; i < Math.min(from + count, from + (c + 1) * chunk); i++)
-            updates.push(update(i));
+          for (let i = first; i < Math.min(from + count, first + chunk); i++) updates.push(update(i));
           await sink.write(updates);
         }
       };

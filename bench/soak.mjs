@@ -1,6 +1,7 @@
 // Soak (`npm run bench:soak`): createCryptoProducer at a steady rate → 2 createCandleConsumer members (one child
 // process each) → createInfluxSink against a loopback server answering 204; reports RSS slope after warm-up, lag
-// and GC pauses (perf_hooks) per process. Duration and rate from KANDLE_SOAK_MINUTES / KANDLE_SOAK_RATE.
+// and GC pauses (perf_hooks) per process. Duration, rate and the producer's in-flight bound from KANDLE_SOAK_MINUTES /
+// KANDLE_SOAK_RATE / KANDLE_SOAK_IN_FLIGHT.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import os from 'node:os';
@@ -30,6 +31,12 @@ const warmupMinutes = positiveNumber('KANDLE_SOAK_WARMUP_MINUTES', Math.min(2, m
 const flushIntervalMs = process.env.KANDLE_SOAK_SINK_FLUSH_MS
   ? positiveNumber('KANDLE_SOAK_SINK_FLUSH_MS', 1_000)
   : undefined;
+/**
+ * Records sent but not yet acknowledged at most: beyond it the loop waits for delivery reports instead of sending at
+ * the target rate. Without a bound an overloaded producer process queued records without limit (one earlier run
+ * grew 142 MiB/min), so its RSS slope measured the backlog, not the client. Default: one second at the target rate.
+ */
+const maxInFlight = positiveNumber('KANDLE_SOAK_IN_FLIGHT', rate);
 const sampleMs = 5_000;
 const SYMBOLS = 10;
 
@@ -86,7 +93,7 @@ async function main() {
     let cpu = process.cpuUsage();
     while (now() < endAt) {
       const due = Math.floor(((now() - started) / 1000) * rate);
-      for (; sent < due; sent++) {
+      for (; sent < due && sent - delivered - failed < maxInFlight; sent++) {
         const price = 100 + (sent % 1000) / 100;
         producer
           .sendTicker({
@@ -152,7 +159,11 @@ async function main() {
       minutes,
       rate,
       warmupMinutes,
+      maxInFlight,
+      // Below `rate` when the in-flight bound held the producer back (the brokers or the machine could not keep up).
+      achievedSendRate: sent / (minutes * 60),
       sinkFlushIntervalMs: flushIntervalMs ?? 'sink default (1000)',
+      sinkLingerMs: 'sink default (5)',
       machine: { cpus: os.cpus().length, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
       stack: stack.owned ? 'own 3-broker cluster + registry started by the soak' : 'external (KAFKA_BROKERS)',
       sent,

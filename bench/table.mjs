@@ -218,7 +218,7 @@ export function buildRows(results) {
     if (a.naive) {
       rows.push(
         row(
-          'aggregation ticks/s (consumer settings) vs naive 1m OHLC fold, median of same-slice ratios',
+          'aggregation ticks per CPU-second (consumer settings) vs naive 1m OHLC fold, median of same-slice ratios',
           int(a.withProgress.medianTicksPerSecond),
           int(a.naive.medianTicksPerSecond),
           a.vsNaive.medianRatio,
@@ -229,7 +229,7 @@ export function buildRows(results) {
     }
     rows.push(
       row(
-        'aggregation alone ticks/s, best slice (consumer settings)',
+        'aggregation alone ticks per CPU-second, best slice (consumer settings)',
         int(a.withProgress.ticksPerSecond),
         '',
         null,
@@ -237,7 +237,7 @@ export function buildRows(results) {
         a.withProgress.ticksPerSecond >= 10_000_000,
       ),
       row(
-        'aggregation alone ticks/s, best slice (emitProgress false)',
+        'aggregation alone ticks per CPU-second, best slice (emitProgress false)',
         int(a.closedOnly.ticksPerSecond),
         '',
         null,

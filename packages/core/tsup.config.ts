@@ -7,5 +7,7 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // lazy-deps.ts calls createRequire(import.meta.url): the shim gives the CommonJS build a real URL there.
+  shims: true,
   external: ['@confluentinc/kafka-javascript', '@confluentinc/schemaregistry', 'avsc', 'kafkajs', 'ws'],
 });

@@ -60,7 +60,23 @@ export class WriteTicket {
 export interface PendingEntry {
   key: string;
   line: string;
-  tickets: Set<WriteTicket>;
+  /** The write that buffered the point. */
+  ticket: WriteTicket;
+  /** Later writes that coalesced into it; a per-point Set cost more than the rest of the sink's bookkeeping. */
+  laterTickets: WriteTicket[] | undefined;
+}
+
+function carries(entry: PendingEntry, ticket: WriteTicket): boolean {
+  return entry.ticket === ticket || entry.laterTickets?.includes(ticket) === true;
+}
+
+function forEachTicket(entry: PendingEntry, visit: (ticket: WriteTicket) => void): void {
+  visit(entry.ticket);
+  if (entry.laterTickets) for (const ticket of entry.laterTickets) visit(ticket);
+}
+
+function ackTicket(ticket: WriteTicket): void {
+  ticket.ack();
 }
 
 interface QueuedWrite {
@@ -124,13 +140,19 @@ export class PointBuffer {
         if (existing) {
           // Same series and timestamp: the server would overwrite it anyway, so only the newest line is kept.
           existing.line = point.line;
-          if (!existing.tickets.has(head.ticket)) {
-            existing.tickets.add(head.ticket);
+          if (!carries(existing, head.ticket)) {
+            if (existing.laterTickets) existing.laterTickets.push(head.ticket);
+            else existing.laterTickets = [head.ticket];
             head.ticket.attach();
           }
           this.coalesced++;
         } else if (this.pendingCount < this.maxPendingPoints) {
-          this.buffered.set(point.key, { key: point.key, line: point.line, tickets: new Set([head.ticket]) });
+          this.buffered.set(point.key, {
+            key: point.key,
+            line: point.line,
+            ticket: head.ticket,
+            laterTickets: undefined,
+          });
           head.ticket.attach();
         } else {
           return moved;
@@ -160,20 +182,20 @@ export class PointBuffer {
   /** The server accepted `entries`. */
   ack(entries: readonly PendingEntry[]): void {
     this.inFlight -= entries.length;
-    for (const entry of entries) for (const ticket of entry.tickets) ticket.ack();
+    for (const entry of entries) forEachTicket(entry, ackTicket);
   }
 
   /** `entries` can never be made durable. */
   fail(entries: readonly PendingEntry[], error: unknown): void {
     this.inFlight -= entries.length;
-    for (const entry of entries) for (const ticket of entry.tickets) ticket.fail(error);
+    for (const entry of entries) forEachTicket(entry, (ticket) => ticket.fail(error));
   }
 
   /** Fails everything buffered or queued (used when closing gives up); in-flight entries are left to their batch. */
   failUnsent(error: unknown): number {
     const entries = [...this.buffered.values()];
     this.buffered.clear();
-    for (const entry of entries) for (const ticket of entry.tickets) ticket.fail(error);
+    for (const entry of entries) forEachTicket(entry, (ticket) => ticket.fail(error));
     let points = entries.length;
     for (const queued of this.queue.splice(0)) {
       points += queued.points.length - queued.next;

@@ -40,9 +40,22 @@ export interface InfluxSinkOptions {
   batchSize?: number;
   /** A non-full batch is sent at the latest this long after its first point arrived. Default 1000 ms. */
   flushIntervalMs?: number;
+  /**
+   * A non-full batch is sent once no write() has added points for this long (or at `flushIntervalMs`, whichever
+   * comes first). A consumer that awaits each write sends nothing more until it resolves, so without a short linger
+   * it would wait a whole `flushIntervalMs` per write. Larger values give fuller batches (fewer requests) to callers
+   * that write without awaiting; `Infinity` restores the old behaviour (only batch size and `flushIntervalMs`).
+   * Default 5 ms.
+   */
+  lingerMs?: number;
   /** Points buffered or in flight at most; beyond that `write()` waits for room. Default 50000. */
   maxPendingPoints?: number;
-  /** Request bodies larger than this many bytes are gzipped (client option). `Infinity` turns gzip off. Default 1000. */
+  /**
+   * Request bodies larger than this many bytes are gzipped (client option, zlib's default level). `Infinity` turns
+   * gzip off. Gzip shrinks candle line protocol about 25x (116 to 4.5 bytes per point) for about 1 µs of CPU per
+   * point, roughly a tenth of the sink's own CPU: worth it over a real network, not on loopback or a fast LAN.
+   * Default 1000.
+   */
   gzipThreshold?: number;
   /** Retries of one batch before its points fail. Default `Infinity`: while the server is down the sink keeps trying and its callers wait. */
   maxRetries?: number;
@@ -69,6 +82,7 @@ export interface ResolvedSinkOptions {
   measurements: MeasurementNames;
   batchSize: number;
   flushIntervalMs: number;
+  lingerMs: number;
   maxPendingPoints: number;
   gzipThreshold: number;
   maxRetries: number;
@@ -85,6 +99,7 @@ export const SINK_DEFAULTS = Object.freeze({
   measurements: Object.freeze({ candles: 'candles', tickers: 'tickers', trades: 'trades' }),
   batchSize: 1000,
   flushIntervalMs: 1000,
+  lingerMs: 5,
   maxPendingPoints: 50_000,
   gzipThreshold: 1000,
   maxRetries: Number.POSITIVE_INFINITY,
@@ -133,6 +148,7 @@ export function resolveSinkOptions(
     measurements,
     batchSize: positiveInteger('batchSize', options.batchSize ?? SINK_DEFAULTS.batchSize),
     flushIntervalMs: nonNegative('flushIntervalMs', options.flushIntervalMs ?? SINK_DEFAULTS.flushIntervalMs, false),
+    lingerMs: nonNegative('lingerMs', options.lingerMs ?? SINK_DEFAULTS.lingerMs, true),
     maxPendingPoints: positiveInteger('maxPendingPoints', options.maxPendingPoints ?? SINK_DEFAULTS.maxPendingPoints),
     gzipThreshold: nonNegative('gzipThreshold', options.gzipThreshold ?? SINK_DEFAULTS.gzipThreshold, true),
     maxRetries: nonNegative('maxRetries', options.maxRetries ?? SINK_DEFAULTS.maxRetries, true),

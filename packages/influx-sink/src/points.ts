@@ -1,5 +1,4 @@
 // Points: turns candles, tickers and trades into InfluxDB line protocol with a series key for coalescing.
-import { Point } from '@influxdata/influxdb3-client';
 import type { Candle, Ticker, Trade } from '@kandle/core';
 import { SinkWriteError } from './errors';
 
@@ -9,9 +8,6 @@ export interface LinePoint {
   key: string;
   line: string;
 }
-
-// Keys join parts with a character that cannot appear in a tag value after escaping, so no two series collide.
-const SEP = '\u0000';
 
 /**
  * `<candles>,interval=…,source=…,symbol=… close=…,count=…i,high=…,low=…,open=…,volume=… <start ms>`.
@@ -23,21 +19,20 @@ export function candleToPoint(candle: Candle, measurement: string): LinePoint {
   requireTag('source', candle.source, measurement);
   const timestamp = requireTimestamp('start', candle.start, measurement, candle.symbol);
   requireCount(candle.count, measurement, candle.symbol);
-  const point = Point.measurement(measurement)
-    .setTag('symbol', candle.symbol)
-    .setTag('interval', candle.interval)
-    .setTag('source', candle.source)
-    .setIntegerField('count', candle.count)
-    .setTimestamp(timestamp);
-  setFloats(
-    point,
-    { open: candle.open, high: candle.high, low: candle.low, close: candle.close, volume: candle.volume },
-    candle.symbol,
+  const symbol = candle.symbol;
+  // Checked in the order the client's Point checked them, so the first bad field is the one named.
+  const open = float('open', candle.open, measurement, symbol);
+  const high = float('high', candle.high, measurement, symbol);
+  const low = float('low', candle.low, measurement, symbol);
+  const close = float('close', candle.close, measurement, symbol);
+  const volume = float('volume', candle.volume, measurement, symbol);
+  // Tags and fields in the order of their keys, as the client's Point sorts them (test/points-render.test.ts).
+  const series = `${escapeMeasurement(measurement)},interval=${escapeTag(candle.interval)},source=${escapeTag(candle.source)},symbol=${escapeTag(symbol)}`;
+  return point(
+    series,
+    `close=${close},count=${candle.count}i,high=${high},low=${low},open=${open},volume=${volume}`,
+    timestamp,
   );
-  return {
-    key: [measurement, candle.symbol, candle.interval, candle.source, timestamp].join(SEP),
-    line: render(point),
-  };
 }
 
 /**
@@ -47,25 +42,24 @@ export function candleToPoint(candle: Candle, measurement: string): LinePoint {
 export function tickerToPoint(ticker: Ticker, measurement: string): LinePoint {
   requireTag('symbol', ticker.symbol, measurement);
   const timestamp = requireTimestamp('eventTime', ticker.eventTime, measurement, ticker.symbol);
-  const point = Point.measurement(measurement).setTag('symbol', ticker.symbol).setTimestamp(timestamp);
-  setFloats(
-    point,
-    {
-      bid: ticker.bid,
-      bid_size: ticker.bidSize,
-      ask: ticker.ask,
-      ask_size: ticker.askSize,
-      daily_change: ticker.dailyChange,
-      daily_change_relative: ticker.dailyChangeRelative,
-      last_price: ticker.lastPrice,
-      close_price: ticker.lastPrice,
-      volume: ticker.volume,
-      high: ticker.high,
-      low: ticker.low,
-    },
-    ticker.symbol,
+  const symbol = ticker.symbol;
+  // Checked in the order the client's Point checked them (bid first), so the first bad field is the one named.
+  const bid = float('bid', ticker.bid, measurement, symbol);
+  const bidSize = float('bid_size', ticker.bidSize, measurement, symbol);
+  const ask = float('ask', ticker.ask, measurement, symbol);
+  const askSize = float('ask_size', ticker.askSize, measurement, symbol);
+  const dailyChange = float('daily_change', ticker.dailyChange, measurement, symbol);
+  const dailyChangeRelative = float('daily_change_relative', ticker.dailyChangeRelative, measurement, symbol);
+  const lastPrice = float('last_price', ticker.lastPrice, measurement, symbol);
+  const volume = float('volume', ticker.volume, measurement, symbol);
+  const high = float('high', ticker.high, measurement, symbol);
+  const low = float('low', ticker.low, measurement, symbol);
+  return point(
+    `${escapeMeasurement(measurement)},symbol=${escapeTag(symbol)}`,
+    `ask=${ask},ask_size=${askSize},bid=${bid},bid_size=${bidSize},close_price=${lastPrice},daily_change=${dailyChange}` +
+      `,daily_change_relative=${dailyChangeRelative},high=${high},last_price=${lastPrice},low=${low},volume=${volume}`,
+    timestamp,
   );
-  return { key: [measurement, ticker.symbol, timestamp].join(SEP), line: render(point) };
 }
 
 /**
@@ -78,33 +72,51 @@ export function tradeToPoint(trade: Trade, measurement: string): LinePoint {
     throw invalid(measurement, trade.symbol, `trade id must be an integer, got ${trade.id}`);
   const timestamp = requireTimestamp('time', trade.time, measurement, trade.symbol);
   const tradeId = String(trade.id);
-  const point = Point.measurement(measurement)
-    .setTag('symbol', trade.symbol)
-    .setTag('trade_id', tradeId)
-    .setTimestamp(timestamp);
-  setFloats(point, { amount: trade.amount, price: trade.price }, trade.symbol);
-  return { key: [measurement, trade.symbol, tradeId, timestamp].join(SEP), line: render(point) };
+  const amount = float('amount', trade.amount, measurement, trade.symbol);
+  const price = float('price', trade.price, measurement, trade.symbol);
+  return point(
+    `${escapeMeasurement(measurement)},symbol=${escapeTag(trade.symbol)},trade_id=${escapeTag(tradeId)}`,
+    `amount=${amount},price=${price}`,
+    timestamp,
+  );
 }
 
-function render(point: Point): string {
-  const line = point.toLineProtocol('ms');
-  // toLineProtocol returns undefined only for a point without fields, which the converters never build.
-  if (line === undefined)
-    throw invalid(point.getMeasurement() ?? '?', point.getTag('symbol') ?? '?', 'point has no fields');
-  return line;
+/**
+ * `<series> <fields> <timestamp>`. The key is the line without its fields: the series exactly as the server reads it
+ * (measurement and tag set, escaped) plus the timestamp, so two points share a key exactly when the server would
+ * store them on the same point.
+ */
+function point(series: string, fields: string, timestamp: number): LinePoint {
+  return { key: `${series} ${timestamp}`, line: `${series} ${fields} ${timestamp}` };
 }
 
-function setFloats(point: Point, fields: Record<string, number>, symbol: string): void {
-  for (const [name, value] of Object.entries(fields)) {
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw invalid(
-        point.getMeasurement() ?? '?',
-        symbol,
-        `field ${name} must be a finite number, got ${String(value)}`,
-      );
-    }
-    point.setFloatField(name, value);
+// Line protocol escaping exactly as the client's `escape.measurement` / `escape.tag` do it (backslash before each
+// special character, newline/CR/tab as \n \r \t; backslashes themselves are left alone, as the client leaves them).
+const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
+const TAG_SPECIAL = /[, =\n\r\t]/;
+const ESCAPES: Record<string, string> = { ',': '\\,', ' ': '\\ ', '=': '\\=', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const MEASUREMENT_SPECIAL_ALL = /[, \n\r\t]/g;
+const TAG_SPECIAL_ALL = /[, =\n\r\t]/g;
+
+function escapeMeasurement(name: string): string {
+  // Fast path: almost every name needs no escaping, and test() allocates nothing.
+  return MEASUREMENT_SPECIAL.test(name) ? name.replace(MEASUREMENT_SPECIAL_ALL, escapeChar) : name;
+}
+
+function escapeTag(value: string): string {
+  return TAG_SPECIAL.test(value) ? value.replace(TAG_SPECIAL_ALL, escapeChar) : value;
+}
+
+function escapeChar(char: string): string {
+  return ESCAPES[char] as string;
+}
+
+/** A float field as the client writes it: JavaScript's shortest round-trip form (`String(value)`). */
+function float(name: string, value: number, measurement: string, symbol: string): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw invalid(measurement, symbol, `field ${name} must be a finite number, got ${String(value)}`);
   }
+  return String(value);
 }
 
 function requireTag(name: string, value: unknown, measurement: string): void {

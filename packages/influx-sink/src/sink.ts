@@ -80,6 +80,10 @@ class BatchingInfluxSink implements InfluxSink {
   private readonly counters = { pointsWritten: 0, batchesWritten: 0, retries: 0, failedPoints: 0, failedBatches: 0 };
   private lastError: SinkStats['lastError'] = null;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** When the flush timer was armed for the points now buffered (their batch's age counts from here). */
+  private batchOpenedAt = 0;
+  /** When the latest write() put points into the buffer (the linger counts from here). */
+  private lastWriteAt = 0;
   private sending = false;
   /** Send non-full batches until the buffer is empty (set by the flush timer, flush() and close()). */
   private draining = false;
@@ -162,17 +166,39 @@ class BatchingInfluxSink implements InfluxSink {
 
   private admit(): void {
     this.buffer.admit();
+    this.lastWriteAt = Date.now();
     if (this.buffer.bufferedCount >= this.options.batchSize) this.kick();
     else if (this.buffer.bufferedCount > 0) this.armFlushTimer();
   }
 
+  /**
+   * A non-full batch goes out once writes pause for `lingerMs` (a caller awaiting its write sends nothing more until
+   * it resolves, so waiting longer only delays it) or once it is `flushIntervalMs` old, whichever comes first.
+   * The timer is re-armed when it fires rather than on every write, which would cost a timer per write() call.
+   */
   private armFlushTimer(): void {
     if (this.flushTimer || this.sending) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      this.draining = true;
-      this.kick();
-    }, this.options.flushIntervalMs);
+    this.batchOpenedAt = Date.now();
+    this.scheduleFlush(this.batchOpenedAt);
+  }
+
+  private scheduleFlush(now: number): void {
+    const { lingerMs, flushIntervalMs } = this.options;
+    const dueAt = Math.min(this.lastWriteAt + lingerMs, this.batchOpenedAt + flushIntervalMs);
+    this.flushTimer = setTimeout(
+      () => {
+        this.flushTimer = undefined;
+        const firedAt = Date.now();
+        if (firedAt < Math.min(this.lastWriteAt + lingerMs, this.batchOpenedAt + flushIntervalMs)) {
+          // Writes kept coming while the timer ran: linger again from the latest one.
+          this.scheduleFlush(firedAt);
+          return;
+        }
+        this.draining = true;
+        this.kick();
+      },
+      Math.max(0, dueAt - now),
+    );
   }
 
   private kick(): void {
@@ -222,9 +248,8 @@ class BatchingInfluxSink implements InfluxSink {
         );
         return;
       }
-      const lines = remaining.map((entry) => entry.line);
       try {
-        await this.client.write(lines, this.options.database, undefined, {
+        await this.client.write(requestBody(remaining), this.options.database, undefined, {
           precision: 'ms',
           gzipThreshold: this.options.gzipThreshold,
         });
@@ -243,6 +268,7 @@ class BatchingInfluxSink implements InfluxSink {
             await this.sendBatch(remaining.slice(half));
             return;
           }
+          const lines = remaining.map((entry) => entry.line);
           const blamed = new Set(offendingLineIndexes(failure.body, lines));
           if (blamed.size > 0 && blamed.size < remaining.length) {
             // The server named the bad lines: fail those, resend the rest (re-sending already stored lines is harmless).
@@ -398,6 +424,13 @@ function closingAgent(host: string, requestTimeoutMs: number): HttpAgent {
       return close(super.createConnection(...args) as Socket);
     }
   })({ keepAlive: true });
+}
+
+/** One request body: the batch's lines, newline-separated (the client sends a single string as is). */
+function requestBody(entries: readonly PendingEntry[]): string {
+  let body = (entries[0] as PendingEntry).line;
+  for (let i = 1; i < entries.length; i++) body += `\n${(entries[i] as PendingEntry).line}`;
+  return body;
 }
 
 function statusOf(error: SinkWriteError): { status?: number } {

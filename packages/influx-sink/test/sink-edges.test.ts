@@ -30,6 +30,8 @@ function sinkFor(host: string, options: InfluxSinkOptions = {}): InfluxSink {
     retryBaseDelayMs: 5,
     retryMaxDelayMs: 20,
     flushIntervalMs: 60_000,
+    // Only batch size, flush() and close() send, unless a test sets a linger.
+    lingerMs: Number.POSITIVE_INFINITY,
     logger: silentLogger,
     ...options,
   });

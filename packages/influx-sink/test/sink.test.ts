@@ -29,6 +29,8 @@ async function setUp(options: InfluxSinkOptions = {}, reply?: (index: number) =>
     retryBaseDelayMs: 5,
     retryMaxDelayMs: 20,
     flushIntervalMs: 60_000,
+    // Only batch size, flush() and close() send, unless a test sets a linger.
+    lingerMs: Number.POSITIVE_INFINITY,
     logger: silent,
     ...options,
   });
@@ -73,7 +75,7 @@ describe('createInfluxSink: batching', () => {
   });
 
   it('sends a partial batch flushIntervalMs after its first point', async () => {
-    const { server, sink } = await setUp({ flushIntervalMs: 150 });
+    const { server, sink } = await setUp({ flushIntervalMs: 150, lingerMs: 60_000 });
     const started = Date.now();
     const written = sink.write(candleSeries(2));
     await new Promise((r) => setTimeout(r, 60));
@@ -81,6 +83,18 @@ describe('createInfluxSink: batching', () => {
     await written;
     expect(server.requests.length).toBe(1);
     expect((server.requests[0]?.at ?? 0) - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('sends a partial batch once writes pause for lingerMs, so an awaited write never waits for flushIntervalMs', async () => {
+    // flushIntervalMs is far beyond the test timeout: only the linger can let these writes resolve.
+    const { server, sink } = await setUp({ flushIntervalMs: 600_000, lingerMs: 20 });
+    const first = sink.write(candleSeries(2));
+    const second = sink.write(candleSeries(1, 'tETHUSD')); // same turn: within the linger, so the same request
+    await Promise.all([first, second]);
+    expect(server.requests.map((r) => r.lines.length)).toEqual([3]);
+    await sink.write(candleSeries(1, 'tXRPUSD'));
+    expect(server.requests.length).toBe(2);
+    expect(sink.stats()).toMatchObject({ pointsWritten: 4, pendingPoints: 0 });
   });
 
   it('sends only the newest update of a candle, and resolves every write that carried it', async () => {
@@ -271,6 +285,7 @@ describe('createInfluxSink: options and lifecycle', () => {
       database: 'd',
       batchSize: 1000,
       flushIntervalMs: 1000,
+      lingerMs: 5,
       maxPendingPoints: 50_000,
     });
   });
@@ -289,6 +304,9 @@ describe('createInfluxSink: options and lifecycle', () => {
     expect(() =>
       resolveSinkOptions({ host: 'http://x', database: 'd', token: 't', batchSize: 10, maxPendingPoints: 5 }, {}),
     ).toThrow(/maxPendingPoints/);
+    expect(() => resolveSinkOptions({ host: 'http://x', database: 'd', token: 't', lingerMs: -1 }, {})).toThrow(
+      /lingerMs/,
+    );
   });
 
   it('rejects a write with a bad record before buffering any of it', async () => {

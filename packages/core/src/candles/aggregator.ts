@@ -409,37 +409,44 @@ function ingest(
   const series = stream.series;
   if (time > stream.maxEventTime) {
     stream.maxEventTime = time;
-    const watermark = time - state.gracePeriodMs;
-    if (watermark >= stream.closesNothingBefore) {
-      let earliestEnd = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < series.length; i++) {
-        const current = series[i] as Series;
-        const oldest = current.open[0];
-        if (oldest !== undefined && oldest.end <= watermark) out = closeThrough(state, current, watermark, out);
-        const remaining = current.open[0];
-        if (remaining !== undefined && remaining.end < earliestEnd) earliestEnd = remaining.end;
-      }
-      stream.closesNothingBefore = earliestEnd;
-    }
+    // Nearly always false: only a record that moves the watermark past an open bucket's end closes anything.
+    if (time - state.gracePeriodMs >= stream.closesNothingBefore) out = closeReady(state, stream);
   }
-  const watermark = stream.maxEventTime - state.gracePeriodMs;
+  const coalesce = state.coalesceProgress;
   for (let i = 0; i < series.length; i++) {
     const current = series[i] as Series;
     // Fast path, nearly every record: it falls into the newest open bucket.
     const newest = current.open[current.open.length - 1];
     if (newest !== undefined && time >= newest.start && time < newest.end) {
       newest.add(time, price, volume);
-      if (state.emitProgress) {
+      if (coalesce) {
+        if (!newest.marked) mark(state, current, newest);
+      } else if (state.emitProgress) {
         state.counters.progress++;
         out = emit(out, 'progress', current, newest);
-      } else if (state.coalesceProgress && !newest.marked) mark(state, current, newest);
+      }
     } else {
-      out = fold(state, record, current, time, price, volume, watermark, out);
+      out = fold(state, record, current, time, price, volume, stream.maxEventTime - state.gracePeriodMs, out);
       // fold may have opened a bucket ending before the bound: scan again at the next advance.
       stream.closesNothingBefore = Number.NEGATIVE_INFINITY;
     }
   }
   return out ?? NO_UPDATES;
+}
+
+/** Closes every bucket of the stream that ended at or before its watermark; remembers the earliest open end. */
+function closeReady(state: State, stream: Stream): Emitted {
+  let out: Emitted;
+  const watermark = stream.maxEventTime - state.gracePeriodMs;
+  let earliestEnd = Number.POSITIVE_INFINITY;
+  for (const current of stream.series) {
+    const oldest = current.open[0];
+    if (oldest !== undefined && oldest.end <= watermark) out = closeThrough(state, current, watermark, out);
+    const remaining = current.open[0];
+    if (remaining !== undefined && remaining.end < earliestEnd) earliestEnd = remaining.end;
+  }
+  stream.closesNothingBefore = earliestEnd;
+  return out;
 }
 
 function mark(state: State, series: Series, bucket: Bucket): void {

@@ -1,8 +1,9 @@
 // Schema: Avro encode/decode in the Confluent wire format, with the registry used only for ids and resolution.
 import type { SchemaInfo, SchemaRegistryClient } from '@confluentinc/schemaregistry';
-import avro from 'avsc';
+import type * as avro from 'avsc';
 import { type RegistryConnection, resolveRegistryConnection } from '../config';
 import { KandleError, RegistryUnreachableError, SchemaIncompatibleError } from '../errors';
+import { loadAvsc } from '../lazy-deps';
 
 /** Confluent wire format: magic byte 0, then the 4-byte big-endian schema id, then the Avro body. */
 const MAGIC_BYTE = 0;
@@ -87,7 +88,7 @@ export function connectSchemaRegistry(connection: RegistryConnection = {}): Sche
       let type = byId.get(id);
       if (!type) {
         type = wrap(subject, (c) => c.getBySubjectAndId(subject, id)).then((info: SchemaInfo) =>
-          avro.Type.forSchema(JSON.parse(info.schema)),
+          loadAvsc().Type.forSchema(JSON.parse(info.schema)),
         );
         byId.set(id, type);
         type.catch(() => byId.delete(id));
@@ -125,7 +126,7 @@ export interface AvroEncoder<T> {
 
 /** Builds an encoder for `schema` registered as `schemaId`. */
 export function createAvroEncoder<T>(schema: object, schemaId: number): AvroEncoder<T> {
-  const type = avro.Type.forSchema(schema as avro.Schema);
+  const type = loadAvsc().Type.forSchema(schema as avro.Schema);
   // Records are written behind the header in one reused scratch buffer, then copied out once: toBuffer plus a
   // header concat cost two allocations and two copies per record, measurable in producer throughput.
   let scratch = Buffer.allocUnsafe(1024);
@@ -163,7 +164,7 @@ export function createAvroDecoder<T>(
   readerSchema: object,
   subject = '',
 ): AvroDecoder<T> {
-  const reader = avro.Type.forSchema(readerSchema as avro.Schema);
+  const reader = loadAvsc().Type.forSchema(readerSchema as avro.Schema);
   const resolvers = new Map<number, avro.Resolver | null>();
 
   const schemaIdOf = (payload: Buffer): number => {

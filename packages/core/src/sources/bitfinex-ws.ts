@@ -1,6 +1,7 @@
 // Sources / Bitfinex WebSocket: one v2 connection, ticker + trades subscriptions, heartbeats, maintenance and reconnects.
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { FeedMessageError } from '../errors';
+import { loadWebSocket } from '../lazy-deps';
 import type { Trade } from '../schema/types.generated';
 import {
   type BackfillResult,
@@ -278,7 +279,7 @@ export class BitfinexWsSource extends MarketSourceBase {
     this.settleStart();
     const socket = this.socket;
     this.socket = undefined;
-    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    if (!socket || socket.readyState === socket.CLOSED) return;
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         socket.terminate();
@@ -288,7 +289,7 @@ export class BitfinexWsSource extends MarketSourceBase {
         clearTimeout(force);
         resolve();
       });
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'client stop');
+      if (socket.readyState === socket.OPEN) socket.close(1000, 'client stop');
       else socket.terminate();
     });
   }
@@ -320,7 +321,8 @@ export class BitfinexWsSource extends MarketSourceBase {
     if (this.status === 'stopped') return;
     const now = Date.now();
     this.connectTimes.push(now);
-    const socket = new WebSocket(this.url, { handshakeTimeout: this.connectTimeoutMs });
+    const WebSocketClass = loadWebSocket();
+    const socket = new WebSocketClass(this.url, { handshakeTimeout: this.connectTimeoutMs });
     this.socket = socket;
     this.greeted = false;
     this.lastSeq = undefined;
@@ -743,7 +745,8 @@ export class BitfinexWsSource extends MarketSourceBase {
   }
 
   private send(message: Record<string, unknown>): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    const socket = this.socket;
+    if (socket !== undefined && socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
   }
 
   private settleStart(): void {
