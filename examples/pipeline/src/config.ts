@@ -117,146 +117,174 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
  * ```
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): PipelineConfig {
-  const problems: string[] = [];
-  const read = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === '' ? undefined : value;
-  };
-  const readOr = (name: keyof typeof CONFIG_DEFAULTS): string => read(name) ?? CONFIG_DEFAULTS[name];
-  const oneOf = <T extends string>(name: keyof typeof CONFIG_DEFAULTS, allowed: readonly T[]): T => {
-    const value = readOr(name);
-    if ((allowed as readonly string[]).includes(value)) return value as T;
-    problems.push(`${name}=${value} must be one of ${allowed.join(', ')}`);
-    return CONFIG_DEFAULTS[name] as T;
-  };
-  const check = (name: string, validate: () => void): void => {
-    try {
-      validate();
-    } catch (e) {
-      problems.push(`${name}: ${(e as Error).message}`);
-    }
-  };
+  const reader = new EnvReader(env);
+  const connection = readConnection(reader);
+  const source = reader.oneOf('KANDLE_SOURCE', SOURCES);
+  const feed = readFeed(reader, source);
+  const intervals = list(reader.readOr('KANDLE_INTERVALS')) as CandleInterval[];
+  if (intervals.length === 0) reader.problem('KANDLE_INTERVALS must name at least one interval, e.g. 1m');
+  for (const interval of intervals) reader.check('KANDLE_INTERVALS', () => parseInterval(interval));
+  if (new Set(intervals).size !== intervals.length) reader.problem('KANDLE_INTERVALS contains duplicates');
+  const topics = readTopics(reader);
+  const groupId = reader.readOr('KANDLE_GROUP');
+  const assignment = reader.oneOf('KANDLE_ASSIGNMENT', ASSIGNMENTS);
 
-  const kafkaBrokers = read('KAFKA_BROKERS');
-  const schemaRegistryUrl = read('SCHEMA_REGISTRY_URL');
-  if (kafkaBrokers) check('KAFKA_BROKERS', () => resolveKafkaConnection({ brokers: kafkaBrokers }));
-  if (schemaRegistryUrl) check('SCHEMA_REGISTRY_URL', () => resolveRegistryConnection({ url: schemaRegistryUrl }));
-  // Half a connection is a mistake, not a reason to start a private stack next to the user's cluster.
-  if (!kafkaBrokers !== !schemaRegistryUrl)
-    problems.push('KAFKA_BROKERS and SCHEMA_REGISTRY_URL go together: set both, or neither to use the local stack');
-  const stackMode = oneOf('KANDLE_STACK', STACK_MODES);
-  // Asking for a particular local stack and naming a cluster at the same time is ambiguous: say so instead of guessing.
-  if (stackMode !== 'auto' && (kafkaBrokers || schemaRegistryUrl))
-    problems.push(
-      `KANDLE_STACK=${stackMode} chooses a local stack, but KAFKA_BROKERS/SCHEMA_REGISTRY_URL name a cluster: unset one or the other`,
-    );
-
-  const source = oneOf('KANDLE_SOURCE', SOURCES);
-
-  const symbols = list(readOr('KANDLE_SYMBOLS'));
-  if (symbols.length === 0) problems.push('KANDLE_SYMBOLS must name at least one symbol, e.g. tBTCUSD');
-  for (const symbol of symbols) {
-    // The sources' own check (case hints included); candles are built from trading pairs only, not funding.
-    const problem = bitfinexSymbolProblem(symbol);
-    if (problem) problems.push(`KANDLE_SYMBOLS: ${problem}`);
-    else if (!symbol.startsWith('t'))
-      problems.push(`KANDLE_SYMBOLS: "${symbol}" is a funding currency, not a trading pair (expected e.g. tBTCUSD)`);
-  }
-  if (new Set(symbols).size !== symbols.length) problems.push('KANDLE_SYMBOLS contains duplicates');
-
-  const speedText = readOr('KANDLE_SPEED');
-  let speed: number | 'max' = 1;
-  if (speedText === 'max') {
-    if (source === 'replay') speed = 'max';
-    else problems.push('KANDLE_SPEED=max only applies to KANDLE_SOURCE=replay');
-  } else if (isNumber(speedText) && Number(speedText) > 0) speed = Number(speedText);
-  else problems.push(`KANDLE_SPEED=${speedText} must be a number > 0 (or max for replay)`);
-
-  const replayFile = read('KANDLE_REPLAY_FILE');
-  if (replayFile && source !== 'replay') problems.push('KANDLE_REPLAY_FILE needs KANDLE_SOURCE=replay');
-  if (replayFile && !existsSync(replayFile)) problems.push(`KANDLE_REPLAY_FILE: no file at ${replayFile}`);
-
-  const bitfinexUrl = read('KANDLE_BITFINEX_URL');
-  if (bitfinexUrl && source !== 'bitfinex') problems.push('KANDLE_BITFINEX_URL needs KANDLE_SOURCE=bitfinex');
-  if (bitfinexUrl && !/^wss?:\/\/\S+$/.test(bitfinexUrl))
-    problems.push(`KANDLE_BITFINEX_URL=${bitfinexUrl} must be a ws:// or wss:// URL`);
-  const restUrlText = read('KANDLE_BITFINEX_REST_URL');
-  if (restUrlText && source !== 'bitfinex') problems.push('KANDLE_BITFINEX_REST_URL needs KANDLE_SOURCE=bitfinex');
-  if (restUrlText && !/^https?:\/\/\S+$/.test(restUrlText))
-    problems.push(`KANDLE_BITFINEX_REST_URL=${restUrlText} must be an http:// or https:// URL`);
-  const bitfinexRestUrl = restUrlText ?? (bitfinexUrl ? restUrlOf(bitfinexUrl) : undefined);
-
-  const intervals = list(readOr('KANDLE_INTERVALS')) as CandleInterval[];
-  if (intervals.length === 0) problems.push('KANDLE_INTERVALS must name at least one interval, e.g. 1m');
-  for (const interval of intervals) check('KANDLE_INTERVALS', () => parseInterval(interval));
-  if (new Set(intervals).size !== intervals.length) problems.push('KANDLE_INTERVALS contains duplicates');
-
-  const topics = { tickers: readOr('KANDLE_TICKERS_TOPIC'), trades: readOr('KANDLE_TRADES_TOPIC') };
-  for (const [name, topic] of [
-    ['KANDLE_TICKERS_TOPIC', topics.tickers],
-    ['KANDLE_TRADES_TOPIC', topics.trades],
-  ] as const)
-    if (!TOPIC_NAME.test(topic)) problems.push(`${name}=${topic} is not a valid topic name ([a-zA-Z0-9._-])`);
-  if (topics.tickers === topics.trades) problems.push('KANDLE_TICKERS_TOPIC and KANDLE_TRADES_TOPIC must differ');
-  const deadLetterTopic = readOr('KANDLE_DLQ_TOPIC');
-  if (!TOPIC_NAME.test(deadLetterTopic))
-    problems.push(`KANDLE_DLQ_TOPIC=${deadLetterTopic} is not a valid topic name ([a-zA-Z0-9._-])`);
-  else if (deadLetterTopic === topics.tickers || deadLetterTopic === topics.trades)
-    problems.push('KANDLE_DLQ_TOPIC must differ from the tickers and trades topics');
-
-  const groupId = readOr('KANDLE_GROUP');
-  const assignment = oneOf('KANDLE_ASSIGNMENT', ASSIGNMENTS);
-
-  const portText = readOr('KANDLE_PORT');
+  const portText = reader.readOr('KANDLE_PORT');
   const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65_535) problems.push(`KANDLE_PORT=${portText} must be an integer 0-65535`);
-  const host = readOr('KANDLE_HOST');
-
-  const historyText = readOr('KANDLE_HISTORY');
+  if (!/^\d+$/.test(portText) || port > 65_535) reader.problem(`KANDLE_PORT=${portText} must be an integer 0-65535`);
+  const host = reader.readOr('KANDLE_HOST');
+  const historyText = reader.readOr('KANDLE_HISTORY');
   const historyMs = parseDuration(historyText);
   if (historyMs === undefined)
-    problems.push(`KANDLE_HISTORY=${historyText} must be 0 or a duration like 90m, 6h, 2d (s, m, h, d)`);
+    reader.problem(`KANDLE_HISTORY=${historyText} must be 0 or a duration like 90m, 6h, 2d (s, m, h, d)`);
+  const influx = readInflux(reader);
 
-  // Read (and checked) even without INFLUX_HOST, so a copied .env.example never fails and a typo is still caught.
-  const writeTickers = oneOf('KANDLE_INFLUX_TICKERS', BOOLEANS) === 'true';
-  const writeTrades = oneOf('KANDLE_INFLUX_TRADES', BOOLEANS) === 'true';
-
-  let influx: InfluxConfig | undefined;
-  const influxHost = read('INFLUX_HOST');
-  const influxToken = read('INFLUX_TOKEN');
-  if (influxHost) {
-    if (!/^https?:\/\/\S+$/.test(influxHost)) problems.push(`INFLUX_HOST=${influxHost} must be an http(s):// URL`);
-    // Never echo the token: only say whether it is there.
-    if (!influxToken) problems.push('INFLUX_TOKEN is required with INFLUX_HOST (any value for a server without auth)');
-    influx = {
-      host: influxHost,
-      token: influxToken ?? '',
-      database: readOr('INFLUX_DATABASE'),
-      tickers: writeTickers,
-      trades: writeTrades,
-    };
-  }
-
-  if (problems.length > 0) throw new ConfigError(`invalid environment:\n  - ${problems.join('\n  - ')}`, { problems });
+  if (reader.problems.length > 0)
+    throw new ConfigError(`invalid environment:\n  - ${reader.problems.join('\n  - ')}`, { problems: reader.problems });
   return {
-    kafkaBrokers,
-    schemaRegistryUrl,
-    stackMode,
+    ...connection,
     source,
-    symbols,
-    speed,
-    replayFile,
-    bitfinexUrl,
-    bitfinexRestUrl,
+    ...feed,
     intervals,
-    topics,
+    ...topics,
     groupId,
-    deadLetterTopic,
     assignment,
     port,
     host,
     historyMs: historyMs ?? 0,
     influx,
+  };
+}
+
+/** Reads variables and collects every problem, so one start reports them all. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Readonly<Record<string, string | undefined>>) {}
+
+  /** The trimmed value; empty counts as unset. */
+  read(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  readOr(name: keyof typeof CONFIG_DEFAULTS): string {
+    return this.read(name) ?? CONFIG_DEFAULTS[name];
+  }
+
+  oneOf<T extends string>(name: keyof typeof CONFIG_DEFAULTS, allowed: readonly T[]): T {
+    const value = this.readOr(name);
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    this.problem(`${name}=${value} must be one of ${allowed.join(', ')}`);
+    return CONFIG_DEFAULTS[name] as T;
+  }
+
+  /** Runs a validator that throws; its message becomes a problem of `name`. */
+  check(name: string, validate: () => void): void {
+    try {
+      validate();
+    } catch (e) {
+      this.problem(`${name}: ${(e as Error).message}`);
+    }
+  }
+
+  problem(text: string): void {
+    this.problems.push(text);
+  }
+}
+
+/** Which cluster: `KAFKA_BROKERS` + `SCHEMA_REGISTRY_URL` (both or neither), or the local stack `KANDLE_STACK` picks. */
+function readConnection(reader: EnvReader): Pick<PipelineConfig, 'kafkaBrokers' | 'schemaRegistryUrl' | 'stackMode'> {
+  const kafkaBrokers = reader.read('KAFKA_BROKERS');
+  const schemaRegistryUrl = reader.read('SCHEMA_REGISTRY_URL');
+  if (kafkaBrokers) reader.check('KAFKA_BROKERS', () => resolveKafkaConnection({ brokers: kafkaBrokers }));
+  if (schemaRegistryUrl)
+    reader.check('SCHEMA_REGISTRY_URL', () => resolveRegistryConnection({ url: schemaRegistryUrl }));
+  // Half a connection is a mistake, not a reason to start a private stack next to the user's cluster.
+  if (!kafkaBrokers !== !schemaRegistryUrl)
+    reader.problem('KAFKA_BROKERS and SCHEMA_REGISTRY_URL go together: set both, or neither to use the local stack');
+  const stackMode = reader.oneOf('KANDLE_STACK', STACK_MODES);
+  // Asking for a particular local stack and naming a cluster at the same time is ambiguous: say so instead of guessing.
+  if (stackMode !== 'auto' && (kafkaBrokers || schemaRegistryUrl))
+    reader.problem(
+      `KANDLE_STACK=${stackMode} chooses a local stack, but KAFKA_BROKERS/SCHEMA_REGISTRY_URL name a cluster: unset one or the other`,
+    );
+  return { kafkaBrokers, schemaRegistryUrl, stackMode };
+}
+
+/** The feed: symbols, speed, and the options only one source kind takes (each refused for the others). */
+function readFeed(
+  reader: EnvReader,
+  source: SourceKind,
+): Pick<PipelineConfig, 'symbols' | 'speed' | 'replayFile' | 'bitfinexUrl' | 'bitfinexRestUrl'> {
+  const symbols = list(reader.readOr('KANDLE_SYMBOLS'));
+  if (symbols.length === 0) reader.problem('KANDLE_SYMBOLS must name at least one symbol, e.g. tBTCUSD');
+  for (const symbol of symbols) {
+    // The sources' own check (case hints included); candles are built from trading pairs only, not funding.
+    const problem = bitfinexSymbolProblem(symbol);
+    if (problem) reader.problem(`KANDLE_SYMBOLS: ${problem}`);
+    else if (!symbol.startsWith('t'))
+      reader.problem(`KANDLE_SYMBOLS: "${symbol}" is a funding currency, not a trading pair (expected e.g. tBTCUSD)`);
+  }
+  if (new Set(symbols).size !== symbols.length) reader.problem('KANDLE_SYMBOLS contains duplicates');
+
+  const speedText = reader.readOr('KANDLE_SPEED');
+  let speed: number | 'max' = 1;
+  if (speedText === 'max') {
+    if (source === 'replay') speed = 'max';
+    else reader.problem('KANDLE_SPEED=max only applies to KANDLE_SOURCE=replay');
+  } else if (isNumber(speedText) && Number(speedText) > 0) speed = Number(speedText);
+  else reader.problem(`KANDLE_SPEED=${speedText} must be a number > 0 (or max for replay)`);
+
+  const replayFile = reader.read('KANDLE_REPLAY_FILE');
+  if (replayFile && source !== 'replay') reader.problem('KANDLE_REPLAY_FILE needs KANDLE_SOURCE=replay');
+  if (replayFile && !existsSync(replayFile)) reader.problem(`KANDLE_REPLAY_FILE: no file at ${replayFile}`);
+
+  const bitfinexUrl = reader.read('KANDLE_BITFINEX_URL');
+  if (bitfinexUrl && source !== 'bitfinex') reader.problem('KANDLE_BITFINEX_URL needs KANDLE_SOURCE=bitfinex');
+  if (bitfinexUrl && !/^wss?:\/\/\S+$/.test(bitfinexUrl))
+    reader.problem(`KANDLE_BITFINEX_URL=${bitfinexUrl} must be a ws:// or wss:// URL`);
+  const restUrlText = reader.read('KANDLE_BITFINEX_REST_URL');
+  if (restUrlText && source !== 'bitfinex') reader.problem('KANDLE_BITFINEX_REST_URL needs KANDLE_SOURCE=bitfinex');
+  if (restUrlText && !/^https?:\/\/\S+$/.test(restUrlText))
+    reader.problem(`KANDLE_BITFINEX_REST_URL=${restUrlText} must be an http:// or https:// URL`);
+  const bitfinexRestUrl = restUrlText ?? (bitfinexUrl ? restUrlOf(bitfinexUrl) : undefined);
+  return { symbols, speed, replayFile, bitfinexUrl, bitfinexRestUrl };
+}
+
+/** The tickers, trades and dead-letter topics: valid names, all different. */
+function readTopics(reader: EnvReader): Pick<PipelineConfig, 'topics' | 'deadLetterTopic'> {
+  const topics = { tickers: reader.readOr('KANDLE_TICKERS_TOPIC'), trades: reader.readOr('KANDLE_TRADES_TOPIC') };
+  for (const [name, topic] of [
+    ['KANDLE_TICKERS_TOPIC', topics.tickers],
+    ['KANDLE_TRADES_TOPIC', topics.trades],
+  ] as const)
+    if (!TOPIC_NAME.test(topic)) reader.problem(`${name}=${topic} is not a valid topic name ([a-zA-Z0-9._-])`);
+  if (topics.tickers === topics.trades) reader.problem('KANDLE_TICKERS_TOPIC and KANDLE_TRADES_TOPIC must differ');
+  const deadLetterTopic = reader.readOr('KANDLE_DLQ_TOPIC');
+  if (!TOPIC_NAME.test(deadLetterTopic))
+    reader.problem(`KANDLE_DLQ_TOPIC=${deadLetterTopic} is not a valid topic name ([a-zA-Z0-9._-])`);
+  else if (deadLetterTopic === topics.tickers || deadLetterTopic === topics.trades)
+    reader.problem('KANDLE_DLQ_TOPIC must differ from the tickers and trades topics');
+  return { topics, deadLetterTopic };
+}
+
+/** The InfluxDB sink, when `INFLUX_HOST` is set (the token is never echoed, only whether it is there). */
+function readInflux(reader: EnvReader): InfluxConfig | undefined {
+  // Read (and checked) even without INFLUX_HOST, so a copied .env.example never fails and a typo is still caught.
+  const writeTickers = reader.oneOf('KANDLE_INFLUX_TICKERS', BOOLEANS) === 'true';
+  const writeTrades = reader.oneOf('KANDLE_INFLUX_TRADES', BOOLEANS) === 'true';
+  const influxHost = reader.read('INFLUX_HOST');
+  if (!influxHost) return undefined;
+  const influxToken = reader.read('INFLUX_TOKEN');
+  if (!/^https?:\/\/\S+$/.test(influxHost)) reader.problem(`INFLUX_HOST=${influxHost} must be an http(s):// URL`);
+  if (!influxToken) reader.problem('INFLUX_TOKEN is required with INFLUX_HOST (any value for a server without auth)');
+  return {
+    host: influxHost,
+    token: influxToken ?? '',
+    database: reader.readOr('INFLUX_DATABASE'),
+    tickers: writeTickers,
+    trades: writeTrades,
   };
 }
 
