@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CandleInterval, CandleSource } from '@kandle/core';
+import type { Candle, CandleInterval, CandleSource } from '@kandle/core';
 import type { CandleStore } from './candle-store';
 import type { KafkaView } from './kafka-view';
 import { type FaultAction, type FaultLab, FaultRequestError } from './fault-lab';
@@ -107,60 +107,8 @@ interface EventClient {
  */
 export async function startPageServer(options: PageServerOptions): Promise<PageServer> {
   const refreshMs = options.kafkaRefreshMs ?? 2000;
-  const warn = options.warn ?? ((message: string) => console.warn(message));
-  const clients = new Set<EventClient>();
-  let latestView: KafkaView | undefined;
-  let refreshing: Promise<KafkaView> | undefined;
-  let lastProblem = '';
-
-  /** One snapshot at a time; concurrent callers share it. */
-  const refreshView = (): Promise<KafkaView> => {
-    refreshing ??= options
-      .kafkaView()
-      .then((view) => {
-        latestView = view;
-        lastProblem = '';
-        return view;
-      })
-      .finally(() => {
-        refreshing = undefined;
-      });
-    return refreshing;
-  };
-
-  const send = (client: EventClient, event: string, data: unknown): void => {
-    client.response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  };
-
-  const unsubscribe = options.store.onChange((changed) => {
-    for (const client of clients) {
-      const mine = changed.filter(
-        (c) =>
-          (client.symbol === null || c.symbol === client.symbol) &&
-          (client.interval === null || c.interval === client.interval) &&
-          (client.source === null || c.source === client.source),
-      );
-      if (mine.length > 0) send(client, 'candles', mine);
-    }
-  });
-
-  const timer = setInterval(() => {
-    if (clients.size === 0) return;
-    refreshView().then(
-      (view) => {
-        for (const client of clients) send(client, 'kafka', view);
-      },
-      (e: Error) => {
-        // A broker restart makes every refresh fail for a while: say it once, keep the page informed.
-        if (e.message !== lastProblem) warn(`kafka view: ${e.message}`);
-        lastProblem = e.message;
-        for (const client of clients) send(client, 'kafka-error', { message: e.message });
-      },
-    );
-  }, refreshMs);
-  timer.unref();
-
-  const routes: Record<string, (url: URL, request: IncomingMessage, response: ServerResponse) => Promise<void>> = {
+  const live = new LiveUpdates(options, refreshMs);
+  const routes: Record<string, Route> = {
     '/api/config': async (_url, _request, response) => json(response, 200, options.info),
     '/api/candles': async (url, _request, response) => {
       const symbol = url.searchParams.get('symbol') ?? '';
@@ -170,61 +118,15 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
       if (problem) return json(response, 400, { error: problem });
       json(response, 200, options.store.series(symbol, interval, source as CandleSource));
     },
-    '/api/kafka': async (_url, _request, response) => {
-      const fresh = latestView && Date.now() - latestView.at < refreshMs ? latestView : await refreshView();
-      json(response, 200, fresh);
-    },
-    '/api/messages': async (url, _request, response) => {
-      if (!options.messages) return json(response, 404, { error: 'not found' });
-      const number = (name: string) => {
-        const text = url.searchParams.get(name);
-        return text === null || text === '' ? undefined : Number(text);
-      };
-      const timeText = url.searchParams.get('time') ?? '';
-      // Unix ms, or an ISO 8601 date (a bad one becomes NaN and is refused by the browser).
-      const time = timeText === '' ? undefined : /^\d+$/.test(timeText) ? Number(timeText) : Date.parse(timeText);
-      try {
-        const page = await options.messages.page({
-          topic: url.searchParams.get('topic') ?? '',
-          partition: number('partition') ?? 0,
-          ...(number('offset') === undefined ? {} : { offset: number('offset') as number }),
-          ...(time === undefined ? {} : { time }),
-          ...(number('limit') === undefined ? {} : { limit: number('limit') as number }),
-        });
-        json(response, 200, page);
-      } catch (e) {
-        if (!(e instanceof BrowseRequestError)) throw e;
-        json(response, 400, { error: e.message });
-      }
-    },
+    '/api/kafka': async (_url, _request, response) => json(response, 200, await live.view()),
+    '/api/messages': messagesRoute(options.messages),
     '/metrics': async (_url, _request, response) => {
       if (!options.metrics) return json(response, 404, { error: 'not found' });
       const body = await options.metrics.render();
       response.writeHead(200, { 'content-type': options.metrics.contentType, 'cache-control': 'no-store' });
       response.end(body);
     },
-    '/events': async (url, request, response) => {
-      const client: EventClient = {
-        response,
-        symbol: url.searchParams.get('symbol'),
-        interval: url.searchParams.get('interval'),
-        source: url.searchParams.get('source'),
-      };
-      response.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-      });
-      response.write('retry: 2000\n\n');
-      clients.add(client);
-      request.on('close', () => clients.delete(client));
-      if (latestView) send(client, 'kafka', latestView);
-      else
-        void refreshView().then(
-          (view) => send(client, 'kafka', view),
-          () => undefined,
-        );
-    },
+    '/events': async (url, request, response) => live.add(url, request, response),
   };
 
   const server = createServer((request, response) => {
@@ -257,18 +159,154 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
   let closed: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}/`,
-    clients: () => clients.size,
+    clients: () => live.size,
     close() {
       closed ??= new Promise<void>((resolve) => {
-        clearInterval(timer);
-        unsubscribe();
-        for (const client of clients) client.response.end();
-        clients.clear();
+        live.close();
         server.close(() => resolve());
         server.closeAllConnections();
       });
       return closed;
     },
+  };
+}
+
+type Route = (url: URL, request: IncomingMessage, response: ServerResponse) => Promise<void>;
+
+/**
+ * The `/events` streams: changed candles as the store reports them, and a Kafka view every `refreshMs` (one
+ * snapshot at a time, shared by every caller, also `/api/kafka`'s).
+ */
+class LiveUpdates {
+  private readonly clients = new Set<EventClient>();
+  private latestView: KafkaView | undefined;
+  private refreshing: Promise<KafkaView> | undefined;
+  private lastProblem = '';
+  private readonly timer: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  private readonly warn: (message: string) => void;
+
+  constructor(
+    private readonly options: Pick<PageServerOptions, 'kafkaView' | 'store' | 'warn'>,
+    private readonly refreshMs: number,
+  ) {
+    this.warn = options.warn ?? ((message: string) => console.warn(message));
+    this.unsubscribe = options.store.onChange((changed) => this.candlesChanged(changed));
+    this.timer = setInterval(() => this.pushView(), refreshMs);
+    this.timer.unref();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** The latest view when younger than the refresh period, else a fresh one. */
+  view(): Promise<KafkaView> {
+    const latest = this.latestView;
+    return latest && Date.now() - latest.at < this.refreshMs ? Promise.resolve(latest) : this.refresh();
+  }
+
+  /** Opens one `/events` stream for the series its query names (unset parameters match everything). */
+  add(url: URL, request: IncomingMessage, response: ServerResponse): void {
+    const client: EventClient = {
+      response,
+      symbol: url.searchParams.get('symbol'),
+      interval: url.searchParams.get('interval'),
+      source: url.searchParams.get('source'),
+    };
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    response.write('retry: 2000\n\n');
+    this.clients.add(client);
+    request.on('close', () => this.clients.delete(client));
+    if (this.latestView) send(client, 'kafka', this.latestView);
+    else
+      void this.refresh().then(
+        (view) => send(client, 'kafka', view),
+        () => undefined,
+      );
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.unsubscribe();
+    for (const client of this.clients) client.response.end();
+    this.clients.clear();
+  }
+
+  private refresh(): Promise<KafkaView> {
+    this.refreshing ??= this.options
+      .kafkaView()
+      .then((view) => {
+        this.latestView = view;
+        this.lastProblem = '';
+        return view;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  private pushView(): void {
+    if (this.clients.size === 0) return;
+    this.refresh().then(
+      (view) => {
+        for (const client of this.clients) send(client, 'kafka', view);
+      },
+      (e: Error) => {
+        // A broker restart makes every refresh fail for a while: say it once, keep the page informed.
+        if (e.message !== this.lastProblem) this.warn(`kafka view: ${e.message}`);
+        this.lastProblem = e.message;
+        for (const client of this.clients) send(client, 'kafka-error', { message: e.message });
+      },
+    );
+  }
+
+  private candlesChanged(changed: Candle[]): void {
+    for (const client of this.clients) {
+      const mine = changed.filter(
+        (c) =>
+          (client.symbol === null || c.symbol === client.symbol) &&
+          (client.interval === null || c.interval === client.interval) &&
+          (client.source === null || c.source === client.source),
+      );
+      if (mine.length > 0) send(client, 'candles', mine);
+    }
+  }
+}
+
+function send(client: EventClient, event: string, data: unknown): void {
+  client.response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/** `GET /api/messages`: one page of the message browser; a bad request is a 400, a cluster that cannot answer a 503. */
+function messagesRoute(messages: MessageBrowser | undefined): Route {
+  return async (url, _request, response) => {
+    if (!messages) return json(response, 404, { error: 'not found' });
+    const number = (name: string) => {
+      const text = url.searchParams.get(name);
+      return text === null || text === '' ? undefined : Number(text);
+    };
+    const timeText = url.searchParams.get('time') ?? '';
+    // Unix ms, or an ISO 8601 date (a bad one becomes NaN and is refused by the browser).
+    const time = timeText === '' ? undefined : /^\d+$/.test(timeText) ? Number(timeText) : Date.parse(timeText);
+    try {
+      const page = await messages.page({
+        topic: url.searchParams.get('topic') ?? '',
+        partition: number('partition') ?? 0,
+        ...(number('offset') === undefined ? {} : { offset: number('offset') as number }),
+        ...(time === undefined ? {} : { time }),
+        ...(number('limit') === undefined ? {} : { limit: number('limit') as number }),
+      });
+      json(response, 200, page);
+    } catch (e) {
+      if (!(e instanceof BrowseRequestError)) throw e;
+      json(response, 400, { error: e.message });
+    }
   };
 }
 
