@@ -125,46 +125,14 @@ const GENERATED_RECORDING = { count: 12_000, ratePerSecond: 5 } as const;
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
   const log = options.log ?? console.log;
   const warn = options.warn ?? ((message: string) => console.warn(message));
-  const connection = { brokers: options.kafkaBrokers };
-  const topicNames = [options.topics.tickers, options.topics.trades];
-  const started: Partial<Omit<RunningPipeline, 'url' | 'stop' | 'store' | 'consumers'>> & {
-    consumers: CandleConsumer[];
-  } = { consumers: [] };
-
-  const stop = async (): Promise<void> => {
-    const problems: unknown[] = [];
-    const attempt = async (step: (() => Promise<void>) | undefined) => {
-      try {
-        await step?.();
-      } catch (e) {
-        problems.push(e);
-      }
-    };
-    const { source, producer, consumers, rawWriter, sink, server, admin } = started;
-    await attempt(source && (() => source.stop()));
-    await attempt(producer && (() => producer.close()));
-    await Promise.all(consumers.map((c) => attempt(() => c.close())));
-    await attempt(rawWriter && (() => rawWriter.close()));
-    await attempt(sink && (() => sink.close()));
-    await attempt(server && (() => server.close()));
-    await attempt(admin && (() => admin.close()));
-    if (problems.length > 0) throw new AggregateError(problems, 'pipeline did not stop cleanly');
-  };
+  const started: StartedParts = { consumers: [] };
   let stopped: Promise<void> | undefined;
-  const stopOnce = () => (stopped ??= stop());
+  const stopOnce = () => (stopped ??= stopParts(started));
 
   try {
-    const admin = await createKafkaAdmin(connection);
+    const admin = await createKafkaAdmin({ brokers: options.kafkaBrokers });
     started.admin = admin;
-    for (const name of topicNames) {
-      const outcome = await admin.ensureTopic({
-        name,
-        partitions: options.partitions ?? 2,
-        replicationFactor: options.replicationFactor ?? 3,
-        minInsyncReplicas: options.minInsyncReplicas ?? 2,
-      });
-      log(`topic ${name}: ${outcome}`);
-    }
+    await ensureTopics(admin, options, log);
 
     const store = createCandleStore();
     const timeline = createTimeline();
@@ -192,106 +160,28 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       consumers: () => started.consumers,
       sink,
     });
+    const wiring = { options, registry, log, warn };
 
-    // The acknowledgement: the consumer commits a batch's offsets only after this resolves.
-    const onCandles = async (updates: CandleUpdate[]): Promise<void> => {
-      store.apply(updates);
-      if (!sink) return;
-      try {
-        await sink.write(updates);
-      } catch (e) {
-        // The sink retries transient failures forever; a rejection means InfluxDB refused these points for good.
-        // Retrying would wedge the group on them, so they are reported and skipped, like a dead letter.
-        if (!(e instanceof SinkWriteError)) throw e;
-        warn(`influx refused ${updates.length} candle update(s), skipped: ${e.message}`);
-      }
-    };
-
-    for (let member = 1; member <= GROUP_MEMBERS; member++) {
-      const clientId = `${options.groupId}-${member}`;
-      const consumer = await whenTopicsVisible(() =>
-        createCandleConsumer({
-          connection,
-          registry,
-          groupId: options.groupId,
-          clientId,
-          topics: options.topics,
-          deadLetterTopic: options.deadLetterTopic,
-          assignment: options.assignment,
-          from: 'earliest',
-          intervals: options.intervals,
-          onCandles,
-          onRebalance: (e) =>
-            log(`${clientId} ${e.type} ${formatPartitions(e.partitions)}; owns ${formatPartitions(e.owned)}`),
-          onWarning: (e: KandleError) => warn(`${clientId}: ${e.message}`),
-          // Lag per partition only comes with librdkafka's statistics; /metrics shows the latest.
-          statisticsIntervalMs: 1000,
-          onMetrics: (m) => metrics.consumerStats(clientId, m),
-        }),
-      );
-      started.consumers.push(consumer);
-    }
-
-    const producer = await createRenewingProducer({
-      create: () =>
-        whenTopicsVisible(() =>
-          createCryptoProducer({
-            connection,
-            registry,
-            topics: options.topics,
-            acks: 'all',
-            partitioning: 'key-hash',
-            statisticsIntervalMs: 1000,
-            minInsyncReplicas: options.minInsyncReplicas ?? 2,
-          }),
-        ),
-      onRenew: ({ replaced, reason }) => {
-        const message = replaced
-          ? `producer replaced after a fatal error (${reason})`
-          : `producer could not be replaced: ${reason}`;
-        timeline.add('fault', message);
-        warn(message);
-      },
-    });
+    await startGroupMembers(wiring, candleHandler(store, sink, warn), metrics, started.consumers);
+    const producer = await startProducer(wiring, timeline);
     started.producer = producer;
-
     started.rawWriter = sink ? await startRawCopy(options, sink, registry, warn) : undefined;
 
-    const viewer = createKafkaViewer({
-      admin,
-      groupId: options.groupId,
-      topics: topicNames,
-      symbols: options.symbols,
-      producer,
-      consumers: started.consumers,
-      minInsyncReplicas: options.minInsyncReplicas ?? 2,
-      ledger,
-      timeline,
-      lab: faultLab,
-    });
     const messages = createMessageBrowser({
       brokers: options.kafkaBrokers,
       registry,
       topics: { ...options.topics, deadLetter: options.deadLetterTopic },
     });
-    const server = await startPageServer({
-      host: options.host,
-      port: options.port,
+    const server = await servePage(wiring, {
+      admin,
+      producer,
+      consumers: started.consumers,
       store,
-      info: {
-        symbols: options.symbols,
-        intervals: options.intervals,
-        sources: ['trade', 'ticker'],
-        groupId: options.groupId,
-        topics: { ...options.topics, deadLetter: options.deadLetterTopic },
-        feed: options.source,
-      },
-      kafkaView: viewer.snapshot,
-      messages,
       metrics,
-      ...(options.brokerControl ? { faultLab } : {}),
-      ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
-      warn,
+      ledger,
+      timeline,
+      faultLab,
+      messages,
     });
     started.server = server;
 
@@ -321,6 +211,175 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     await stopOnce().catch(() => undefined);
     throw e;
   }
+}
+
+/** What has been started so far, for a stop in the middle of a start as well as at the end. */
+type StartedParts = Partial<Omit<RunningPipeline, 'url' | 'stop' | 'store' | 'consumers'>> & {
+  consumers: CandleConsumer[];
+};
+
+/** What the start steps share: the options, the registry handle and where to report. */
+interface Wiring {
+  options: PipelineOptions;
+  registry: SchemaRegistryHandle;
+  log: (message: string) => void;
+  warn: (message: string) => void;
+}
+
+/** Stops what was started, in data-flow order, every step even if one fails; then reports every failure. */
+async function stopParts(started: StartedParts): Promise<void> {
+  const problems: unknown[] = [];
+  const attempt = async (step: (() => Promise<void>) | undefined) => {
+    try {
+      await step?.();
+    } catch (e) {
+      problems.push(e);
+    }
+  };
+  const { source, producer, consumers, rawWriter, sink, server, admin } = started;
+  await attempt(source && (() => source.stop()));
+  await attempt(producer && (() => producer.close()));
+  await Promise.all(consumers.map((c) => attempt(() => c.close())));
+  await attempt(rawWriter && (() => rawWriter.close()));
+  await attempt(sink && (() => sink.close()));
+  await attempt(server && (() => server.close()));
+  await attempt(admin && (() => admin.close()));
+  if (problems.length > 0) throw new AggregateError(problems, 'pipeline did not stop cleanly');
+}
+
+/** Creates the tickers and trades topics (or checks the existing ones). */
+async function ensureTopics(admin: KafkaAdmin, options: PipelineOptions, log: (message: string) => void) {
+  for (const name of [options.topics.tickers, options.topics.trades]) {
+    const outcome = await admin.ensureTopic({
+      name,
+      partitions: options.partitions ?? 2,
+      replicationFactor: options.replicationFactor ?? 3,
+      minInsyncReplicas: options.minInsyncReplicas ?? 2,
+    });
+    log(`topic ${name}: ${outcome}`);
+  }
+}
+
+/** The acknowledgement: the consumer commits a batch's offsets only after this resolves. */
+function candleHandler(store: CandleStore, sink: InfluxSink | undefined, warn: (message: string) => void) {
+  return async (updates: CandleUpdate[]): Promise<void> => {
+    store.apply(updates);
+    if (!sink) return;
+    try {
+      await sink.write(updates);
+    } catch (e) {
+      // The sink retries transient failures forever; a rejection means InfluxDB refused these points for good.
+      // Retrying would wedge the group on them, so they are reported and skipped, like a dead letter.
+      if (!(e instanceof SinkWriteError)) throw e;
+      warn(`influx refused ${updates.length} candle update(s), skipped: ${e.message}`);
+    }
+  };
+}
+
+/** The group's members, started one after the other into `consumers` (so a failed start still stops the first). */
+async function startGroupMembers(
+  { options, registry, log, warn }: Wiring,
+  onCandles: (updates: CandleUpdate[]) => Promise<void>,
+  metrics: PipelineMetrics,
+  consumers: CandleConsumer[],
+): Promise<void> {
+  for (let member = 1; member <= GROUP_MEMBERS; member++) {
+    const clientId = `${options.groupId}-${member}`;
+    const consumer = await whenTopicsVisible(() =>
+      createCandleConsumer({
+        connection: { brokers: options.kafkaBrokers },
+        registry,
+        groupId: options.groupId,
+        clientId,
+        topics: options.topics,
+        deadLetterTopic: options.deadLetterTopic,
+        assignment: options.assignment,
+        from: 'earliest',
+        intervals: options.intervals,
+        onCandles,
+        onRebalance: (e) =>
+          log(`${clientId} ${e.type} ${formatPartitions(e.partitions)}; owns ${formatPartitions(e.owned)}`),
+        onWarning: (e: KandleError) => warn(`${clientId}: ${e.message}`),
+        // Lag per partition only comes with librdkafka's statistics; /metrics shows the latest.
+        statisticsIntervalMs: 1000,
+        onMetrics: (m) => metrics.consumerStats(clientId, m),
+      }),
+    );
+    consumers.push(consumer);
+  }
+}
+
+/** The feed's producer (`acks=all`, key-hash), replaced after a fatal error; the timeline says when. */
+function startProducer({ options, registry, warn }: Wiring, timeline: Timeline): Promise<CryptoProducer> {
+  return createRenewingProducer({
+    create: () =>
+      whenTopicsVisible(() =>
+        createCryptoProducer({
+          connection: { brokers: options.kafkaBrokers },
+          registry,
+          topics: options.topics,
+          acks: 'all',
+          partitioning: 'key-hash',
+          statisticsIntervalMs: 1000,
+          minInsyncReplicas: options.minInsyncReplicas ?? 2,
+        }),
+      ),
+    onRenew: ({ replaced, reason }) => {
+      const message = replaced
+        ? `producer replaced after a fatal error (${reason})`
+        : `producer could not be replaced: ${reason}`;
+      timeline.add('fault', message);
+      warn(message);
+    },
+  });
+}
+
+/** The live page: candles, the Kafka view with its fault lab, the message browser and /metrics. */
+function servePage(
+  { options, warn }: Wiring,
+  parts: {
+    admin: KafkaAdmin;
+    producer: CryptoProducer;
+    consumers: CandleConsumer[];
+    store: CandleStore;
+    metrics: PipelineMetrics;
+    ledger: WriteLedger;
+    timeline: Timeline;
+    faultLab: FaultLab;
+    messages: MessageBrowser;
+  },
+): Promise<PageServer> {
+  const viewer = createKafkaViewer({
+    admin: parts.admin,
+    groupId: options.groupId,
+    topics: [options.topics.tickers, options.topics.trades],
+    symbols: options.symbols,
+    producer: parts.producer,
+    consumers: parts.consumers,
+    minInsyncReplicas: options.minInsyncReplicas ?? 2,
+    ledger: parts.ledger,
+    timeline: parts.timeline,
+    lab: parts.faultLab,
+  });
+  return startPageServer({
+    host: options.host,
+    port: options.port,
+    store: parts.store,
+    info: {
+      symbols: options.symbols,
+      intervals: options.intervals,
+      sources: ['trade', 'ticker'],
+      groupId: options.groupId,
+      topics: { ...options.topics, deadLetter: options.deadLetterTopic },
+      feed: options.source,
+    },
+    kafkaView: viewer.snapshot,
+    messages: parts.messages,
+    metrics: parts.metrics,
+    ...(options.brokerControl ? { faultLab: parts.faultLab } : {}),
+    ...(options.kafkaRefreshMs ? { kafkaRefreshMs: options.kafkaRefreshMs } : {}),
+    warn,
+  });
 }
 
 /**
