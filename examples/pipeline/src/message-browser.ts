@@ -3,6 +3,7 @@ import Kafka from '@confluentinc/kafka-javascript';
 import {
   createAvroDecoder,
   DecodeError,
+  KandleError,
   type SchemaRegistryHandle,
   type Ticker,
   type Trade,
@@ -188,7 +189,11 @@ const DEAD_LETTERS = 'dead-letters' as const;
 
 /** `read`, or an error saying the cluster did not answer within `ms` (the read goes on and cleans up by itself). */
 function withinBudget<T>(ms: number, read: Promise<T>): Promise<T> {
-  return withTimeout(read, ms, () => new Error(`no answer from the cluster within ${ms} ms`));
+  return withTimeout(
+    read,
+    ms,
+    () => new KandleError('BROKER_UNREACHABLE', `no answer from the cluster within ${ms} ms`, { retriable: true }),
+  );
 }
 
 /** Runs `read` with a short-lived, group-less consumer, disconnected afterwards. */
