@@ -1,4 +1,6 @@
 // Exactly-once candles on the real 3-broker cluster: the candles topic, read_committed, across SIGKILLed members, a stopped broker and a fenced zombie.
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { KafkaConsumer } from '@confluentinc/kafka-javascript';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -85,6 +87,16 @@ async function produceSteadily(
     if (paced()) await new Promise((r) => setTimeout(r, everyMs));
   }
   await producer.close();
+}
+
+/** The state letter of a process in /proc (`T`: stopped). */
+function processState(child: ChildProcess): string {
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return '?';
+  }
 }
 
 /** Waits until the group's committed offsets reach the end of every input partition. */
@@ -282,16 +294,26 @@ describe('exactly-once candles (processing: exactly-once, output: { topic })', (
     const producing = produceSteadily(topics, events, 50, 250, () => !resumed);
     const before = zombie.records();
     await waitFor('the zombie to handle records', () => zombie.records() > before, 60_000);
-    zombie.process.kill('SIGSTOP');
+    // It stops itself where its transaction is certainly open (support/candle-member.ts).
+    zombie.process.kill('SIGUSR2');
+    await waitFor('the zombie to stop with its transaction open', () => processState(zombie.process) === 'T', 60_000);
     // Session timeout 6 s: the peer takes every partition over (restoring from the changelogs) while it sleeps.
     await waitFor('the peer to own all four partitions', () => peer.owned().length === 4, 90_000);
     const resumedAt = Date.now();
     zombie.process.kill('SIGCONT');
     resumed = true;
+    // Its next commit (the revoke's, or the timer's) fails on the fenced epoch or generation, and the abort that
+    // follows may itself wait out librdkafka's call timeout (30 s) before the producer is replaced: allow for both.
     await waitFor(
       'the zombie to find its transaction fenced and aborted',
       () => warnings.some((w) => w.member === 'zombie' && w.code === 'TRANSACTION_ABORTED' && w.at >= resumedAt),
-      60_000,
+      150_000,
+    ).catch((e) => {
+      const seen = warnings.map((w) => `${w.member} +${w.at - resumedAt} ms ${w.code}`).join('\n');
+      throw new Error(`${e}; zombie owns ${JSON.stringify(zombie.owned())}; warnings since start:\n${seen}`);
+    });
+    console.log(
+      `zombie fenced after ${(warnings.find((w) => w.member === 'zombie' && w.at >= resumedAt)?.at ?? 0) - resumedAt} ms`,
     );
     await producing;
     await waitForCatchUp(groupId, topics, 240_000);

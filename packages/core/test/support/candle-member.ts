@@ -9,6 +9,16 @@ const env = (name: string): string => {
 };
 
 let records = 0;
+/**
+ * The zombie test: armed by SIGUSR2, the member stops itself (SIGSTOP) in the first batch whose previous batch's
+ * writes are still in the open transaction (no commit since), so it is certain to sleep with a transaction open.
+ * Stopped from outside, it could sleep just after a commit with nothing open, and then there is nothing to fence.
+ */
+let stopWithOpenTransaction = false;
+let commitsAtLastBatch = -1;
+process.on('SIGUSR2', () => {
+  stopWithOpenTransaction = true;
+});
 const consumer = await createCandleConsumer({
   connection: { brokers: env('MEMBER_BROKERS') },
   registry: { url: env('MEMBER_REGISTRY') },
@@ -28,6 +38,9 @@ const consumer = await createCandleConsumer({
   onCandles: (updates, batch) => {
     records += batch.records;
     process.stdout.write(`${JSON.stringify({ records, updates })}\n`);
+    const commits = consumer?.stats().commits ?? -1;
+    if (stopWithOpenTransaction && commits === commitsAtLastBatch) process.kill(process.pid, 'SIGSTOP');
+    commitsAtLastBatch = commits;
   },
 });
 process.on('SIGTERM', () => void consumer.close().then(() => process.exit(0)));
