@@ -155,15 +155,15 @@ class Bucket {
 
   add(time: number, price: number, volume: number): void {
     if (price > this.high) this.high = price;
-    if (price < this.low) this.low = price;
-    // Strict < keeps the first arrival on equal times; >= lets the last arrival win.
-    if (time < this.openTime) {
-      this.openTime = time;
-      this.open = price;
-    }
+    else if (price < this.low) this.low = price;
+    // Strict < keeps the first arrival on equal times; >= lets the last arrival win. In-order records (nearly all)
+    // only move the close; a time before the close may also be before the open.
     if (time >= this.closeTime) {
       this.closeTime = time;
       this.close = price;
+    } else if (time < this.openTime) {
+      this.openTime = time;
+      this.open = price;
     }
     this.volume += volume;
     this.count++;
@@ -225,7 +225,9 @@ interface State {
   readonly tradeStreams: Map<string, Stream>;
   readonly allSeries: Series[];
   openBuckets: number;
-  readonly counters: Omit<CandleAggregatorStats, 'openBuckets'>;
+  /** Records passed in, valid or not: a field of its own, one load less per record than inside `counters`. */
+  records: number;
+  readonly counters: Omit<CandleAggregatorStats, 'openBuckets' | 'records'>;
 }
 
 /**
@@ -256,7 +258,7 @@ export function createCandleAggregator(options: CandleAggregatorOptions = {}): C
     flush: () => flush(state),
     takeProgress: () => takeProgress(state),
     snapshot: (symbol, interval) => snapshot(state, symbol, interval),
-    stats: () => ({ ...state.counters, openBuckets: state.openBuckets }),
+    stats: () => ({ records: state.records, ...state.counters, openBuckets: state.openBuckets }),
     openCandle: (symbol, source, interval, start) => openCandle(state, symbol, source, interval, start),
     clocks: () => clocks(state),
     restore: (checkpoint) => restore(state, checkpoint),
@@ -353,27 +355,34 @@ function createState(options: CandleAggregatorOptions): State {
     tradeStreams: new Map(),
     allSeries: [],
     openBuckets: 0,
-    counters: { records: 0, progress: 0, closed: 0, corrections: 0, droppedLate: 0, invalid: 0 },
+    records: 0,
+    counters: { progress: 0, closed: 0, corrections: 0, droppedLate: 0, invalid: 0 },
   };
 }
 
 function addTicker(state: State, ticker: Ticker): readonly CandleUpdate[] {
-  state.counters.records++;
+  state.records++;
   if (typeof ticker !== 'object' || ticker === null) return skip(state, ticker, NOT_AN_OBJECT);
   const { symbol, eventTime, lastPrice } = ticker;
-  const reason = invalidReason(symbol, eventTime, lastPrice);
+  // A known stream was created for a valid symbol (only non-empty strings are ever keys): skip checking it again.
+  let stream = state.tickerStreams.get(symbol);
+  const reason =
+    stream === undefined ? invalidReason(symbol, eventTime, lastPrice) : invalidNumbers(eventTime, lastPrice);
   if (reason !== undefined) return skip(state, ticker, reason);
-  const stream = state.tickerStreams.get(symbol) ?? createStream(state, state.tickerStreams, 'ticker', symbol);
+  stream ??= createStream(state, state.tickerStreams, 'ticker', symbol);
   return ingest(state, ticker, stream, eventTime, lastPrice, 0);
 }
 
 function addTrade(state: State, trade: Trade): readonly CandleUpdate[] {
-  state.counters.records++;
+  state.records++;
   if (typeof trade !== 'object' || trade === null) return skip(state, trade, NOT_AN_OBJECT);
   const { symbol, time, price, amount } = trade;
-  const reason = invalidReason(symbol, time, price) ?? (Number.isFinite(amount) ? undefined : BAD_AMOUNT);
+  let stream = state.tradeStreams.get(symbol);
+  const reason =
+    (stream === undefined ? invalidReason(symbol, time, price) : invalidNumbers(time, price)) ??
+    (Number.isFinite(amount) ? undefined : BAD_AMOUNT);
   if (reason !== undefined) return skip(state, trade, reason);
-  const stream = state.tradeStreams.get(symbol) ?? createStream(state, state.tradeStreams, 'trade', symbol);
+  stream ??= createStream(state, state.tradeStreams, 'trade', symbol);
   return ingest(state, trade, stream, time, price, Math.abs(amount));
 }
 
@@ -595,6 +604,10 @@ function validateIntervals(intervals: readonly CandleInterval[]): Array<[CandleI
 
 function invalidReason(symbol: unknown, time: number, price: number): string | undefined {
   if (typeof symbol !== 'string' || symbol.length === 0) return BAD_SYMBOL;
+  return invalidNumbers(time, price);
+}
+
+function invalidNumbers(time: number, price: number): string | undefined {
   if (!Number.isFinite(time)) return BAD_TIME;
   if (!Number.isFinite(price) || price < 0) return BAD_PRICE;
   return undefined;
