@@ -12,7 +12,7 @@ import {
   type KafkaAdmin,
   type MarketEvent,
 } from '../src/index';
-import { uniqueName } from '../../../test/support/cluster';
+import { uniqueName, waitFor } from '../../../test/support/cluster';
 import { bucketKey } from './support/members';
 
 const brokers = inject('kafkaBrokers');
@@ -167,5 +167,45 @@ describe('createCandleConsumer as an async iterator', () => {
     await Promise.all([iterate(idle, seen, finished), iterate(second, seen, finished)]);
     await Promise.all([idle.close(), second.close()]);
     expect(missing(closed, seen)).toEqual([]);
+  });
+
+  it('partitions handed to a member whose batch waits are taken over while it waits, and none is lost', async () => {
+    const { topics, closed } = await produceScenario();
+    const groupId = uniqueName('waiting');
+    const warnings: string[] = [];
+    // The handler holds its first batch until released, so the member reads paused while the other one leaves.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const seen = new Map<string, Candle>();
+    const other = await groupMember(groupId, topics, 'cooperative-sticky')('other');
+    await other.waitForAssignment();
+    const waiting = await createCandleConsumer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      groupId,
+      clientId: 'waiting',
+      topics,
+      gracePeriodMs: GRACE_MS,
+      commitIntervalMs: 100,
+      assignment: 'cooperative-sticky',
+      onWarning: (e) => warnings.push(`${e.code}: ${e.message}`),
+      onCandles: async (updates) => {
+        await held;
+        for (const u of updates) if (u.kind !== 'progress') seen.set(bucketKey(u.candle), u.candle);
+      },
+    });
+    await waitFor('the waiting member to own partitions', () => waiting.assignment().length > 0);
+    await waitFor('a batch to wait in the handler (reading paused)', () => waiting.stats().records > 0);
+    // Leaving hands its partitions to the member whose batch waits: an incremental assign applied while paused.
+    await other.close();
+    await waitFor('the waiting member to own all four partitions', () => waiting.assignment().length === 4);
+    release();
+    await waitFor('every closed candle', () => missing(closed, seen).length === 0, 90_000).catch((e) => {
+      throw new Error(`${e}; missing ${missing(closed, seen).length}; warnings:\n${warnings.join('\n')}`);
+    });
+    await waiting.close();
+    expect(warnings.filter((w) => /unknown partition/i.test(w))).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import type { TopicPartition } from '../assignors/types';
 import type { CandleAggregatorCheckpoint, OpenCandleState, StreamClock } from '../candles/aggregator';
 import type { CandleSource } from '../candles/types';
 import type { RdkafkaSettings, ResolvedKafkaConnection } from '../config';
-import { BrokerUnreachableError, KandleError, kandleErrorFrom, UnknownTopicError } from '../errors';
+import { BrokerUnreachableError, isFatalClientError, KandleError, kandleErrorFrom, UnknownTopicError } from '../errors';
 import { type KafkaConsumer, loadNativeClient, type Message } from '../rdkafka';
 import type { PartitionEntry } from './ledger';
 import { backoffMs, sleep } from '../retry';
@@ -204,14 +204,31 @@ async function readChangelog(
     reader.assign([{ topic, partition, offset: lowOffset }]);
     try {
       const deadline = Date.now() + timeoutMs;
+      /** The latest error event of the reader's queue, the cause if the deadline passes. */
+      let lastEvent: unknown;
       for (let last = lowOffset - 1; last < highOffset - 1; ) {
         if (Date.now() > deadline)
           throw new KandleError('CHECKPOINT_FAILED', `restoring ${topic}[${partition}] took over ${timeoutMs} ms`, {
             retriable: true,
+            ...(lastEvent === undefined ? {} : { cause: lastEvent }),
           });
-        const batch = await new Promise<Message[]>((resolve, reject) =>
-          reader.consume(1000, (err, messages) => (err ? reject(err) : resolve(messages ?? []))),
+        // Error events ("Local: Unknown partition", transport errors while brokers restart) are librdkafka telling,
+        // not failing: it recovers by itself, as in the member's own loop. Rejecting on them fails the takeover, and
+        // a retried takeover may meet them again (the likely cause of a fault-lab run where a member's assignment
+        // failed with "Unknown partition" every 0.7 s for two minutes). Only a fatal error fails the restore at once;
+        // the deadline bounds the rest.
+        const batch = await new Promise<Message[] | null>((resolve, reject) =>
+          reader.consume(1000, (err, messages) => {
+            if (!err) return resolve(messages ?? []);
+            if (isFatalClientError(err)) return reject(err);
+            lastEvent = err;
+            resolve(null);
+          }),
         );
+        if (batch === null) {
+          await sleep(100); // an error event returns at once: without a pause a burst of them would spin this loop
+          continue;
+        }
         for (const m of batch) {
           fold.apply(m);
           last = m.offset;

@@ -119,10 +119,9 @@ export async function openCandleConsumer(
         for (const tp of partitions) ledger.remove(tp);
       },
       async assign(partitions) {
-        const positions = await takeOver({ consumer, partitions, ledger, checkpoint, side, warn });
-        runner?.assigned(partitions);
-        return positions;
+        return takeOver({ consumer, partitions, ledger, checkpoint, side, warn });
       },
+      assigned: (partitions) => runner?.assigned(partitions),
     },
   });
   const consumer = await connectConsumer(options, settings, resolved, membership.rebalanceCallback);
@@ -358,7 +357,10 @@ async function takeOver(parts: {
   const committed = await committedOffsets(parts.consumer, parts.partitions, parts.warn);
   const positions: StartPosition[] = [];
   for (const tp of parts.partitions) {
-    const restored = await parts.checkpoint.restore(tp);
+    // Named, so a takeover that keeps failing says which changelog partition it could not read.
+    const restored = await parts.checkpoint.restore(tp).catch((e: unknown) => {
+      throw kandleErrorFrom('CHECKPOINT_FAILED', `restoring ${tp.topic}[${tp.partition}]`, e, { retriable: true });
+    });
     await Promise.all(restored.repair.map((r) => parts.side.send(r)));
     const c = committed.get(`${tp.topic}|${tp.partition}`);
     const committedOffset = c && c.offset >= 0 ? c.offset : null;

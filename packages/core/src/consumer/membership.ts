@@ -13,6 +13,11 @@ export interface MembershipHooks {
   revoke(partitions: TopicPartition[]): Promise<void>;
   /** Before reading `partitions`: take them over (restore), and say where to read each from. */
   assign(partitions: TopicPartition[]): Promise<StartPosition[]>;
+  /**
+   * Right after librdkafka assigned `partitions` (only then can they be paused: pausing a partition it has not
+   * assigned yet throws "Local: Unknown partition", which failed the assignment and left it pending for good).
+   */
+  assigned(partitions: TopicPartition[]): void;
   owned(): TopicPartition[];
 }
 
@@ -67,6 +72,7 @@ export function createMembership(options: {
     const positions = await hooks.assign(mine);
     if (cooperative) (consumer as unknown as Incremental).incrementalAssign(positions);
     else consumer?.assign(positions as never);
+    hooks.assigned(mine);
     options.onRebalance({ type: 'assigned', partitions: mine, owned: hooks.owned() });
   }
 

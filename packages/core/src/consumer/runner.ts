@@ -239,9 +239,10 @@ export class Runner {
     clearTimeout(timer); // one batch after another: no timer may outlive its batch
     if (result !== undefined) return result;
     const { consumer, ledger, membership } = this.deps;
+    // Inside the try: a pause that throws must not leave `paused` set, or every later assignment would be paused.
     this.paused = true;
-    consumer.pause(ledger.owned());
     try {
+      consumer.pause(assignedOf(consumer, ledger.owned()));
       while (result === undefined) {
         // A partition is never read by two members at once: a revoke waits for a handler call in flight (the
         // group waits for this member, up to max.poll.interval.ms); an iterator batch is withdrawn instead.
@@ -268,8 +269,17 @@ export class Runner {
       if (ledger.get(tp.topic, tp.partition))
         await new Promise<void>((resolve) => consumer.seek(tp, 5000, () => resolve()));
     this.rewindTo.clear();
-    consumer.resume(ledger.owned());
+    consumer.resume(assignedOf(consumer, ledger.owned()));
   }
+}
+
+/**
+ * The partitions of `owned` librdkafka has assigned: pause and resume throw "Local: Unknown partition" for any other,
+ * and an owned partition can be briefly unassigned there (its takeover failed after the ledger took it).
+ */
+function assignedOf(consumer: KafkaConsumer, owned: TopicPartition[]): TopicPartition[] {
+  const assigned = new Set(consumer.assignments().map((a) => `${a.topic}|${a.partition}`));
+  return owned.filter((tp) => assigned.has(`${tp.topic}|${tp.partition}`));
 }
 
 function clocksOf(entry: PartitionEntry): Map<string, number> {
