@@ -4,7 +4,7 @@
 // socket error or close rejects every pending request with a retriable BrokerConnectionError, an answer that does
 // not parse rejects its request with a WireFormatError, and a request without an answer in time is rejected and
 // forgotten (a late answer is dropped).
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Reader, WireFormatError, Writer } from './codec';
 import { BrokerConnectionError, KafkaProtocolError } from './errors';
@@ -73,7 +73,11 @@ export class Connection {
         resolve();
       };
       const socket = tls
-        ? tlsConnect({ host: this.host, port: this.port, servername: this.host, ca: tls.ca }, onConnected)
+        ? tlsConnect(
+            // SNI carries host names only (RFC 6066); certificates are still checked against the IP.
+            { host: this.host, port: this.port, ...(isIP(this.host) ? {} : { servername: this.host }), ca: tls.ca },
+            onConnected,
+          )
         : tcpConnect({ host: this.host, port: this.port }, onConnected);
       this.socket = socket;
       const timer = setTimeout(() => {
