@@ -1,4 +1,4 @@
-// Admin over SASL: a real broker with a SASL_PLAINTEXT/PLAIN listener; a wrong password is a typed, non-retriable error, the right one works.
+// Admin over SASL: a real broker with a SASL_PLAINTEXT listener (PLAIN, SCRAM); a wrong password is a typed, non-retriable error, the right one works.
 import { type KafkaCluster, startKafkaCluster } from '@kandle/local-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PureAdmin } from '../src/admin/groups';
@@ -14,7 +14,7 @@ const onUnhandled = (e: unknown) => unhandled.push(e);
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   process.on('uncaughtException', onUnhandled);
-  cluster = await startKafkaCluster({ brokers: 1, replicationFactor: 1, minInsyncReplicas: 1, saslPlainUser: user });
+  cluster = await startKafkaCluster({ brokers: 1, replicationFactor: 1, minInsyncReplicas: 1, saslUser: user });
   saslBrokers = cluster.brokers.map((b) => `127.0.0.1:${b.saslPort}`).join(',');
 });
 
@@ -24,12 +24,13 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const connection = (password: string): KafkaConnection => ({
+type Mechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+const connection = (password: string, mechanism: Mechanism = 'PLAIN'): KafkaConnection => ({
   brokers: saslBrokers,
-  security: { protocol: 'sasl_plaintext', sasl: { mechanism: 'PLAIN', username: user.username, password } },
+  security: { protocol: 'sasl_plaintext', sasl: { mechanism, username: user.username, password } },
 });
 
-describe('admin requests over SASL PLAIN', () => {
+describe('admin requests over SASL', () => {
   it('refuse a wrong password with a typed, non-retriable error that says so, and nothing escapes', async () => {
     const admin = new PureAdmin(connection('wrong'), saslBrokers, 10_000);
     const started = Date.now();
@@ -87,4 +88,31 @@ describe('admin requests over SASL PLAIN', () => {
     }
     expect(unhandled).toEqual([]);
   });
+
+  it.each(['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const)(
+    '%s: the right password works, a wrong one is refused',
+    async (mechanism) => {
+      const wrong = new PureAdmin(connection('wrong', mechanism), saslBrokers, 10_000);
+      await expect(wrong.describeGroup('g')).rejects.toMatchObject({
+        code: 'GROUP_REQUEST_FAILED',
+        retriable: false,
+        message: expect.stringMatching(/SASL_AUTHENTICATION_FAILED/),
+      });
+      await wrong.close();
+      const admin = new PureAdmin(connection(user.password, mechanism), saslBrokers, 10_000);
+      try {
+        const group = uniqueName('scram-group');
+        expect(await admin.describeGroup(group)).toMatchObject({ groupId: group, state: 'Dead', members: [] });
+        expect((await admin.topicConfigs('__consumer_offsets', ['cleanup.policy'])).get('cleanup.policy')).toBe(
+          'compact',
+        );
+        const ends = await admin.endOffsets('__consumer_offsets');
+        expect(ends.length).toBeGreaterThan(0);
+        expect(ends.every((p) => p.low >= 0 && p.high >= p.low)).toBe(true);
+      } finally {
+        await admin.close();
+      }
+      expect(unhandled).toEqual([]);
+    },
+  );
 });

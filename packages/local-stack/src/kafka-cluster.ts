@@ -36,10 +36,10 @@ export interface KafkaClusterOptions {
    */
   retentionMs?: number;
   /**
-   * Adds a SASL_PLAINTEXT listener with mechanism PLAIN on a port of its own (`BrokerInfo.saslPort`) that accepts
-   * exactly this user: for testing clients against an authenticating cluster. Default none.
+   * Adds a SASL_PLAINTEXT listener on a port of its own (`BrokerInfo.saslPort`) that accepts exactly this user with
+   * PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512: for testing clients against an authenticating cluster. Default none.
    */
-  saslPlainUser?: { username: string; password: string };
+  saslUser?: { username: string; password: string };
 }
 
 /** One broker of a running cluster. */
@@ -49,7 +49,7 @@ export interface BrokerInfo {
   port: number;
   /** Inter-broker listener (`INTERNAL`). */
   internalPort: number;
-  /** SASL_PLAINTEXT/PLAIN client listener (`SASL`), when the cluster was started with `saslPlainUser`. */
+  /** SASL_PLAINTEXT client listener (`SASL`), when the cluster was started with `saslUser`. */
   saslPort?: number;
   pid: number | null;
   logFile: string;
@@ -150,8 +150,8 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
     const id = i + 1;
     const port = ports[i] as number;
     const internalPort = ports[brokerCount + i] as number;
-    const saslPort = options.saslPlainUser ? (ports[2 * brokerCount + 1 + i] as number) : undefined;
-    const sasl = options.saslPlainUser;
+    const sasl = options.saslUser;
+    const saslPort = sasl ? (ports[2 * brokerCount + 1 + i] as number) : undefined;
     const listeners = `INTERNAL://127.0.0.1:${internalPort},LOCAL://127.0.0.1:${port}${sasl ? `,SASL://127.0.0.1:${saslPort}` : ''}`;
     writeProperties(join(dir, `broker-${id}.properties`), {
       'process.roles': 'broker',
@@ -165,8 +165,13 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
       'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,LOCAL:PLAINTEXT${sasl ? ',SASL:SASL_PLAINTEXT' : ''}`,
       ...(sasl
         ? {
-            'sasl.enabled.mechanisms': 'PLAIN',
+            'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
             'listener.name.sasl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${sasl.username}="${sasl.password}";`,
+            // SCRAM credentials live in the cluster metadata: written when the controller's storage is formatted.
+            'listener.name.sasl.scram-sha-256.sasl.jaas.config':
+              'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+            'listener.name.sasl.scram-sha-512.sasl.jaas.config':
+              'org.apache.kafka.common.security.scram.ScramLoginModule required;',
           }
         : {}),
       'log.dirs': join(dir, 'data', `broker-${id}`),
@@ -209,12 +214,21 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   };
   const jvm = jvmArgs(classpath, heapMb, log4j);
 
-  const format = (props: string) =>
+  const format = (props: string, extra: string[] = []) =>
     runToCompletion(
-      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...extra],
       join(dir, 'logs', 'format.log'),
     );
-  await format(controllerProps);
+  const sasl = options.saslUser;
+  await format(
+    controllerProps,
+    sasl
+      ? ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+          '--add-scram',
+          `${m}=[name=${sasl.username},password=${sasl.password}]`,
+        ])
+      : [],
+  );
   for (const b of brokers) await format(join(dir, `broker-${b.id}.properties`));
 
   state.controllerPid = spawnJava({
