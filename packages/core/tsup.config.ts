@@ -9,5 +9,5 @@ export default defineConfig({
   target: 'node20',
   // lazy-deps.ts calls createRequire(import.meta.url): the shim gives the CommonJS build a real URL there.
   shims: true,
-  external: ['@confluentinc/kafka-javascript', '@confluentinc/schemaregistry', 'avsc', 'kafkajs', 'ws'],
+  external: ['@confluentinc/kafka-javascript', '@confluentinc/schemaregistry', 'avsc', 'ws'],
 });

@@ -63,9 +63,9 @@ export class KandleError extends Error {
 }
 
 /**
- * The one mapper from an underlying client's failure (librdkafka, KafkaJS, a handler) to a {@link KandleError} of
- * `code`: the message keeps the cause's text, and `retriable` comes from the cause (`retriable` in KafkaJS,
- * `isRetriable` in librdkafka) unless the caller knows better.
+ * The one mapper from an underlying client's failure (librdkafka, the admin wire client, a handler) to a
+ * {@link KandleError} of `code`: the message keeps the cause's text, and `retriable` comes from the cause
+ * (`retriable` in the wire client, `isRetriable` in librdkafka) unless the caller knows better.
  */
 export function kandleErrorFrom(
   code: KandleErrorCode,

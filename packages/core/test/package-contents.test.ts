@@ -72,4 +72,14 @@ describe('the published @kandle/core tarball', () => {
     });
     expect(leaks).toEqual([]);
   });
+
+  it('depends on no second Kafka client and its bundle imports none (kafkajs left in [G])', () => {
+    const manifest = JSON.parse(readFileSync(join(unpacked, 'package', 'package.json'), 'utf8'));
+    expect(Object.keys({ ...manifest.dependencies, ...manifest.peerDependencies })).not.toContain('kafkajs');
+    const bundled = files.filter((f) => /\.(c|m)?js$/.test(f));
+    const importing = bundled.filter((f) =>
+      /(from\s*|import\s*\(\s*|require\s*\(\s*)['"]kafkajs['"]/.test(readFileSync(join(unpacked, f), 'utf8')),
+    );
+    expect(importing).toEqual([]);
+  });
 });

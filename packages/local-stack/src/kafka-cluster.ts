@@ -35,6 +35,11 @@ export interface KafkaClusterOptions {
    * check would delete minutes after they were written.
    */
   retentionMs?: number;
+  /**
+   * Adds a SASL_PLAINTEXT listener on a port of its own (`BrokerInfo.saslPort`) that accepts exactly this user with
+   * PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512: for testing clients against an authenticating cluster. Default none.
+   */
+  saslUser?: { username: string; password: string };
 }
 
 /** One broker of a running cluster. */
@@ -44,6 +49,8 @@ export interface BrokerInfo {
   port: number;
   /** Inter-broker listener (`INTERNAL`). */
   internalPort: number;
+  /** SASL_PLAINTEXT client listener (`SASL`), when the cluster was started with `saslUser`. */
+  saslPort?: number;
   pid: number | null;
   logFile: string;
 }
@@ -120,8 +127,8 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   const classpath = ensureKafkaJars();
   const ports =
     options.basePort && options.basePort > 0
-      ? Array.from({ length: 2 * brokerCount + 1 }, (_, i) => (options.basePort as number) + i)
-      : await freePorts(2 * brokerCount + 1);
+      ? Array.from({ length: 3 * brokerCount + 1 }, (_, i) => (options.basePort as number) + i)
+      : await freePorts(3 * brokerCount + 1);
   const controllerPort = ports[2 * brokerCount] as number;
   const clusterId = newClusterId();
   const voters = `1000@127.0.0.1:${controllerPort}`;
@@ -143,16 +150,30 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
     const id = i + 1;
     const port = ports[i] as number;
     const internalPort = ports[brokerCount + i] as number;
+    const sasl = options.saslUser;
+    const saslPort = sasl ? (ports[2 * brokerCount + 1 + i] as number) : undefined;
+    const listeners = `INTERNAL://127.0.0.1:${internalPort},LOCAL://127.0.0.1:${port}${sasl ? `,SASL://127.0.0.1:${saslPort}` : ''}`;
     writeProperties(join(dir, `broker-${id}.properties`), {
       'process.roles': 'broker',
       'node.id': String(id),
       'controller.quorum.voters': voters,
       'controller.listener.names': 'CONTROLLER',
       // INTERNAL carries replication between brokers; LOCAL is what clients on this machine bootstrap from.
-      listeners: `INTERNAL://127.0.0.1:${internalPort},LOCAL://127.0.0.1:${port}`,
-      'advertised.listeners': `INTERNAL://127.0.0.1:${internalPort},LOCAL://127.0.0.1:${port}`,
+      listeners,
+      'advertised.listeners': listeners,
       'inter.broker.listener.name': 'INTERNAL',
-      'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,LOCAL:PLAINTEXT',
+      'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,LOCAL:PLAINTEXT${sasl ? ',SASL:SASL_PLAINTEXT' : ''}`,
+      ...(sasl
+        ? {
+            'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+            'listener.name.sasl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${sasl.username}="${sasl.password}";`,
+            // SCRAM credentials live in the cluster metadata: written when the controller's storage is formatted.
+            'listener.name.sasl.scram-sha-256.sasl.jaas.config':
+              'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+            'listener.name.sasl.scram-sha-512.sasl.jaas.config':
+              'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+          }
+        : {}),
       'log.dirs': join(dir, 'data', `broker-${id}`),
       'num.partitions': String(partitions),
       'default.replication.factor': String(replicationFactor),
@@ -172,7 +193,14 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
       'log.segment.bytes': String(16 * 1024 * 1024),
       'log.retention.ms': String(options.retentionMs ?? -1),
     });
-    brokers.push({ id, port, internalPort, pid: null, logFile: join(dir, 'logs', `broker-${id}.log`) });
+    brokers.push({
+      id,
+      port,
+      internalPort,
+      ...(saslPort ? { saslPort } : {}),
+      pid: null,
+      logFile: join(dir, 'logs', `broker-${id}.log`),
+    });
   }
 
   const state: ClusterState = {
@@ -186,12 +214,21 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   };
   const jvm = jvmArgs(classpath, heapMb, log4j);
 
-  const format = (props: string) =>
+  const format = (props: string, extra: string[] = []) =>
     runToCompletion(
-      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+      [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...extra],
       join(dir, 'logs', 'format.log'),
     );
-  await format(controllerProps);
+  const sasl = options.saslUser;
+  await format(
+    controllerProps,
+    sasl
+      ? ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => [
+          '--add-scram',
+          `${m}=[name=${sasl.username},password=${sasl.password}]`,
+        ])
+      : [],
+  );
   for (const b of brokers) await format(join(dir, `broker-${b.id}.properties`));
 
   state.controllerPid = spawnJava({

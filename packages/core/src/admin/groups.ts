@@ -1,14 +1,31 @@
-// Admin / pure-JS half: groups, committed and end offsets, topic creation and configs over KafkaJS, never the native binding.
+// Admin / pure-JS half: groups, committed and end offsets, topic creation and configs, spoken by kandle's own wire client.
 //
-// Why a second client: the native binding (@confluentinc/kafka-javascript ≤ 1.10.1) converts a NULL C string into a
-// JS string when a DescribeGroups or OffsetFetch answer carries a per-group error (coordinator loading or moving,
-// broker unreachable), and the process dies with SIGSEGV from the event loop, where no JS handler can catch it
-// (confluentinc/confluent-kafka-javascript#531, #374). Those answers are exactly what a rebalance after a broker
-// restart produces, so these calls are spoken from JS, where an error is an error. See docs/native-client.md.
-import type { Admin, Kafka, SASLOptions } from 'kafkajs';
+// Why not the native binding: @confluentinc/kafka-javascript (≤ 1.10.1) converts a NULL C string into a JS string
+// when a DescribeGroups or OffsetFetch answer carries a per-group error (coordinator loading or moving, broker
+// unreachable), and the process dies with SIGSEGV from the event loop, where no JS handler can catch it
+// (confluentinc/confluent-kafka-javascript#531, #374); it has no DescribeConfigs either. Those answers are exactly
+// what a rebalance after a broker restart produces, so these requests are spoken from JS (./wire: the few Kafka
+// requests they need and nothing else, in place of a second Kafka client library), where an error is an error.
+// See docs/native-client.md.
 import type { KafkaConnection } from '../config';
 import { ConfigError, GroupRequestError, KandleError, kandleErrorFrom } from '../errors';
 import { retryRetriable, withTimeout } from '../retry';
+import { WireClient } from './wire/client';
+import { KafkaProtocolError, throwIfError } from './wire/errors';
+import {
+  type CreatedTopic,
+  createTopics,
+  decodeMemberAssignment,
+  describeConfigs,
+  describeGroups,
+  EARLIEST,
+  LATEST,
+  type ListedOffset,
+  listOffsets,
+  type NewTopic,
+  offsetFetch,
+} from './wire/requests';
+import { saslAuthenticator } from './wire/sasl';
 
 /** One group member and the partitions the coordinator assigned to it. */
 export interface GroupMemberState {
@@ -41,10 +58,6 @@ export interface PartitionEnds {
   high: number;
 }
 
-// KafkaJS's own retries (about 8 s) cover some calls only: its fetchOffsets throws NOT_COORDINATOR at once, which a
-// fresh cluster answers for many seconds while the leaders of __consumer_offsets settle.
-const RETRY = { retries: 6, initialRetryTime: 200, maxRetryTime: 2_000 };
-
 /**
  * Time a group request keeps retrying retriable answers (coordinator loading or moving, broker down) before it
  * throws a retriable `GroupRequestError`: long enough for a fresh cluster or a broker restart on a busy machine.
@@ -62,9 +75,9 @@ export interface GroupRequestOptions {
   budgetMs?: number;
 }
 
-/** A lazily connected KafkaJS admin for one connection, and the group/offset/topic calls kandle routes through it. */
+/** The group/offset/topic calls kandle routes through its own wire client, connected lazily to `brokers`. */
 export class PureAdmin {
-  private connecting: Promise<Admin> | undefined;
+  private wire: WireClient | undefined;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -72,27 +85,20 @@ export class PureAdmin {
     private readonly requestTimeoutMs: number,
   ) {}
 
-  /** The connected KafkaJS admin (connects on first use). */
-  admin(): Promise<Admin> {
-    this.connecting ??= (async () => {
-      const kafka = await pureKafkaFor(this.connection, this.brokers, this.requestTimeoutMs);
-      const admin = kafka.admin({ retry: RETRY });
-      await this.bounded('connect', admin.connect());
-      return admin;
-    })().catch((e) => {
-      this.connecting = undefined;
-      throw e;
-    });
-    return this.connecting;
+  /** The wire client (sockets open on first request). */
+  client(): WireClient {
+    this.wire ??= wireClientFor(this.connection, this.brokers, this.requestTimeoutMs);
+    return this.wire;
   }
 
   /** Members and assignments of `groupId`; a group that does not exist is reported as `Dead` with no members. */
   describeGroup(groupId: string, options: GroupRequestOptions = {}): Promise<GroupState> {
     return this.groupRequest('describe group', groupId, options, async () => {
-      const { groups } = await (await this.admin()).describeGroups([groupId]);
-      const kafkajs = await loadKafkaJs();
+      const groups = await this.client().toCoordinator(groupId, describeGroups, { groupIds: [groupId] });
       const group = groups.find((g) => g.groupId === groupId);
-      if (!group) return { groupId, state: 'Dead', protocol: '', members: [] };
+      // GROUP_ID_NOT_FOUND (69): how a group coordinator of Kafka 4 may say "no such group".
+      if (!group || group.errorCode === 69) return { groupId, state: 'Dead', protocol: '', members: [] };
+      throwIfError(group.errorCode, `DescribeGroups for group "${groupId}"`);
       return {
         groupId,
         state: group.state,
@@ -102,52 +108,73 @@ export class PureAdmin {
             memberId: m.memberId,
             clientId: m.clientId,
             host: m.clientHost,
-            assignment: decodeAssignment(kafkajs, group.protocolType, m.memberAssignment),
+            assignment: decodeAssignment(group.protocolType, m.assignment),
           }))
           .sort((a, b) => a.memberId.localeCompare(b.memberId)),
       };
     });
   }
 
-  /** Committed offsets of every partition of `topic` for `groupId`, sorted by partition. */
+  /** Committed offsets of every partition of `topic` for `groupId` (−1: none), sorted by partition. */
   committedOffsets(groupId: string, topic: string, options: GroupRequestOptions = {}): Promise<CommittedOffset[]> {
     return this.groupRequest('fetch committed offsets', groupId, options, async () => {
-      const result = await (await this.admin()).fetchOffsets({ groupId, topics: [topic] });
-      return (result.find((t) => t.topic === topic)?.partitions ?? [])
-        .map((p) => ({ partition: p.partition, offset: Number(p.offset), metadata: p.metadata ?? null }))
+      // Every partition is asked for by number, so one without a commit answers −1 instead of being left out.
+      const partitions = (await this.partitionsOf(topic)).map((p) => p.partition);
+      const answer = await this.client().toCoordinator(groupId, offsetFetch, {
+        groupId,
+        topics: [{ name: topic, partitions }],
+      });
+      throwIfError(answer.errorCode, `OffsetFetch for group "${groupId}"`);
+      const answered = answer.topics.find((t) => t.name === topic)?.partitions ?? [];
+      for (const p of answered) throwIfError(p.errorCode, `OffsetFetch for ${topic}[${p.partition}]`);
+      return answered
+        .map((p) => ({ partition: p.partition, offset: p.offset, metadata: p.metadata }))
         .sort((a, b) => a.partition - b.partition);
     });
   }
 
-  /** Low and high watermarks of every partition of `topic`. */
+  /** Low and high (last stable) watermarks of every partition of `topic`, each asked of its leader. */
   endOffsets(topic: string, groupId = '', options: GroupRequestOptions = {}): Promise<PartitionEnds[]> {
-    return this.groupRequest('fetch end offsets', groupId, options, async () =>
-      (await (await this.admin()).fetchTopicOffsets(topic))
-        .map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) }))
-        .sort((a, b) => a.partition - b.partition),
-    );
+    return this.groupRequest('fetch end offsets', groupId, options, async () => {
+      const byLeader = new Map<number, number[]>();
+      for (const p of await this.partitionsOf(topic)) {
+        if (p.leader < 0) throw new KafkaProtocolError(5, `ListOffsets for ${topic}[${p.partition}]`);
+        byLeader.set(p.leader, [...(byLeader.get(p.leader) ?? []), p.partition]);
+      }
+      const ask = (leader: number, partitions: number[], timestamp: number) =>
+        this.client().toNode(leader, listOffsets, { topic, partitions, timestamp });
+      const answers = await Promise.all(
+        [...byLeader].map(async ([leader, partitions]) => {
+          const [low, high] = await Promise.all([ask(leader, partitions, EARLIEST), ask(leader, partitions, LATEST)]);
+          return { low, high };
+        }),
+      );
+      const offsets = (listed: ListedOffset[]) => {
+        for (const p of listed) throwIfError(p.errorCode, `ListOffsets for ${topic}[${p.partition}]`);
+        return new Map(listed.map((p) => [p.partition, p.offset]));
+      };
+      const low = offsets(answers.flatMap((a) => a.low));
+      return [...offsets(answers.flatMap((a) => a.high))]
+        .map(([partition, high]) => ({ partition, low: low.get(partition) ?? 0, high }))
+        .sort((a, b) => a.partition - b.partition);
+    });
   }
 
   /**
    * The named configs of `topic` (broker defaults included). Retried like group requests: right after a broker
-   * stopped, KafkaJS's own retries end inside the leader election; a raw KafkaJS error crashed a member's start.
+   * stopped, the first answers come from inside the leader election; a raw error crashed a member's start.
    */
   async topicConfigs(topic: string, names: string[]): Promise<Map<string, string>> {
     try {
       const described = await retryRetriable(
-        async () =>
-          this.bounded(
-            'describe configs',
-            (await this.admin()).describeConfigs({
-              includeSynonyms: false,
-              resources: [{ type: 2, name: topic, configNames: names }],
-            }),
-          ),
+        () => this.bounded('describe configs', this.client().any(describeConfigs, { topic, names })),
         isRetriable,
         { budgetMs: GROUP_REQUEST_BUDGET_MS },
       );
-      const entries = described.resources[0]?.configEntries ?? [];
-      return new Map(entries.map((e) => [e.configName, e.configValue]));
+      const resource = described.find((r) => r.name === topic);
+      if (!resource) throw new KafkaProtocolError(3, `DescribeConfigs for ${topic}`, 'the topic is not in the answer');
+      throwIfError(resource.errorCode, `DescribeConfigs for ${topic}`, resource.errorMessage);
+      return new Map(resource.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
     } catch (e) {
       throw kandleErrorFrom('ADMIN_REQUEST_FAILED', `describe configs of ${topic}`, e, {
         retriable: isRetriable(e),
@@ -157,9 +184,37 @@ export class PureAdmin {
   }
 
   /**
-   * `promise`, or a retriable timeout after `requestTimeoutMs`. KafkaJS's own request timer is off
-   * (`enforceRequestTimeout: false`): it rejects requests nobody awaits any more, which surfaced as unhandled
-   * `KafkaJSRequestTimeoutError`s and crashed an example under load (KafkaJS #796, #1691).
+   * One CreateTopics attempt (no retries: the caller decides), bounded by the request timeout. Resolves per topic
+   * whether it was created; false when it already existed. Any other per-topic error throws a KafkaProtocolError
+   * carrying the broker's message (e.g. INVALID_REPLICATION_FACTOR while brokers are still registering).
+   */
+  async createTopics(topics: NewTopic[], timeoutMs: number): Promise<boolean[]> {
+    const answers: CreatedTopic[] = await this.bounded(
+      'create topics',
+      this.client().any(createTopics, { topics, timeoutMs }),
+    );
+    return topics.map((topic) => {
+      const answer = answers.find((a) => a.name === topic.name);
+      if (!answer) throw new KafkaProtocolError(-1, `CreateTopics for ${topic.name}`, 'the topic is not in the answer');
+      if (answer.errorCode === 36) return false; // TOPIC_ALREADY_EXISTS
+      throwIfError(answer.errorCode, `CreateTopics for ${topic.name}`, answer.errorMessage);
+      return true;
+    });
+  }
+
+  /** Partitions (with leaders) of `topic` from fresh metadata; an unknown topic is a retriable error, as before. */
+  private async partitionsOf(topic: string): Promise<Array<{ partition: number; leader: number }>> {
+    const answer = await this.client().metadata([topic]);
+    const described = answer.topics.find((t) => t.name === topic);
+    if (!described) throw new KafkaProtocolError(3, `Metadata for ${topic}`);
+    throwIfError(described.errorCode, `Metadata for ${topic}`);
+    if (described.partitions.length === 0) throw new KafkaProtocolError(3, `Metadata for ${topic}`, 'no partitions');
+    return described.partitions.map((p) => ({ partition: p.partition, leader: p.leader }));
+  }
+
+  /**
+   * `promise`, or a retriable timeout after `requestTimeoutMs`: the bound of one attempt (the connection has its own
+   * per-request timer too; this one also covers connecting and authenticating).
    */
   bounded<T>(request: string, promise: Promise<T>): Promise<T> {
     return withTimeout(
@@ -174,7 +229,7 @@ export class PureAdmin {
 
   /**
    * Runs one group request within `options.budgetMs`, each attempt bounded by {@link bounded}, and maps whatever
-   * KafkaJS throws to a {@link GroupRequestError} carrying its `retriable`. The budget bounds the attempt in flight
+   * the wire client throws to a {@link GroupRequestError} carrying its `retriable`. The budget bounds the attempt in flight
    * too, so a short budget (the live page's) answers in time.
    */
   private async groupRequest<T>(
@@ -199,90 +254,34 @@ export class PureAdmin {
   }
 
   async close(): Promise<void> {
-    const admin = await this.connecting?.catch(() => undefined);
-    this.connecting = undefined;
-    await admin?.disconnect();
+    this.wire?.close();
+    this.wire = undefined;
   }
 }
 
 // Consumer-protocol groups carry the assignment in the consumer protocol's own encoding; others (Connect) do not.
-function decodeAssignment(
-  kafkajs: KafkaJsModule,
-  protocolType: string,
-  buffer: Buffer,
-): Array<{ topic: string; partition: number }> {
-  if (protocolType !== 'consumer' || !buffer || buffer.length === 0) return [];
-  const decoded = kafkajs.AssignerProtocol.MemberAssignment.decode(buffer);
-  return Object.entries(decoded?.assignment ?? {})
-    .flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })))
-    .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+function decodeAssignment(protocolType: string, buffer: Buffer): Array<{ topic: string; partition: number }> {
+  if (protocolType !== 'consumer' || buffer.length === 0) return [];
+  return decodeMemberAssignment(buffer).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
 }
 
-// KafkaJS marks protocol errors retriable per Kafka's table; its retrier gives up with a wrapper that loses the flag
-// (KafkaJSNumberOfRetriesExceeded), and connection failures (a broker down) are retriable by nature.
+// Kafka error codes carry Kafka's retriability (wire/errors.ts); a broker down, a lost connection or a timeout is
+// retriable by nature (BrokerConnectionError, the bounded() timeout); malformed answers and bad credentials are not.
 function isRetriable(error: unknown): boolean {
-  const e = error as { retriable?: boolean; name?: string; cause?: unknown; originalError?: unknown };
-  if (e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.name === 'KafkaJSConnectionError') return true;
-  if (e?.name === 'KafkaJSRequestTimeoutError' || e?.name === 'KafkaJSBrokerNotFound') return true;
-  if (e?.retriable) return true;
-  const inner = e?.originalError ?? e?.cause;
-  return inner !== undefined && inner !== error ? isRetriable(inner) : false;
+  const e = error as { retriable?: boolean; cause?: unknown };
+  if (e?.retriable === true) return true;
+  return e?.cause !== undefined && e.cause !== error ? isRetriable(e.cause) : false;
 }
 
-type KafkaJsModule = typeof import('kafkajs');
-let kafkaJsModule: Promise<KafkaJsModule> | undefined;
-
-// Loaded on first admin use, like the native client: `import '@kandle/core'` stays cheap.
-function loadKafkaJs(): Promise<KafkaJsModule> {
-  kafkaJsModule ??= import('kafkajs').then(
-    (module) => ('Kafka' in module ? module : (module as { default: KafkaJsModule }).default) as KafkaJsModule,
-  );
-  return kafkaJsModule;
-}
-
-/** A KafkaJS client for the same brokers and security as `connection`. */
-async function pureKafkaFor(connection: KafkaConnection, brokers: string, requestTimeoutMs = 10_000): Promise<Kafka> {
-  const { Kafka, logLevel } = await loadKafkaJs();
+/** A wire client for the same brokers and security as `connection`. */
+function wireClientFor(connection: KafkaConnection, brokers: string, requestTimeoutMs: number): WireClient {
   const security = connection.security;
-  return new Kafka({
+  const tls = security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl';
+  return new WireClient(brokers, {
     clientId: connection.clientId ?? 'kandle-admin',
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
-    requestTimeout: requestTimeoutMs,
-    // Each call is bounded by PureAdmin.bounded instead (see there).
-    enforceRequestTimeout: false,
-    connectionTimeout: Math.min(requestTimeoutMs, 5_000),
-    retry: RETRY,
-    ...(security?.protocol === 'ssl' || security?.protocol === 'sasl_ssl'
-      ? { ssl: security.caPem ? { ca: [security.caPem] } : true }
-      : {}),
-    ...(security?.sasl ? { sasl: saslFor(security.sasl) } : {}),
+    requestTimeoutMs,
+    connectTimeoutMs: Math.min(requestTimeoutMs, 5_000),
+    ...(tls ? { tls: security?.caPem ? { ca: security.caPem } : {} } : {}),
+    ...(security?.sasl ? { authenticate: saslAuthenticator(security.sasl) } : {}),
   });
-}
-
-function saslFor(sasl: NonNullable<NonNullable<KafkaConnection['security']>['sasl']>): SASLOptions {
-  if (sasl.mechanism !== 'OAUTHBEARER') {
-    const mechanism = sasl.mechanism.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    return { mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
-  }
-  const { tokenEndpointUrl, clientId, clientSecret, scope } = sasl.oidc;
-  // The same OIDC client-credentials exchange librdkafka runs for `sasl.oauthbearer.method=oidc`.
-  return {
-    mechanism: 'oauthbearer',
-    oauthBearerProvider: async () => {
-      const body = new URLSearchParams({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
-      const response = await fetch(tokenEndpointUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
-        },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
-      const token = response.ok ? ((await response.json()) as { access_token?: string }).access_token : undefined;
-      if (!token) throw new ConfigError(`OIDC token endpoint ${tokenEndpointUrl} answered ${response.status}`);
-      return { value: token };
-    },
-  };
 }

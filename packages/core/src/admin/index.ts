@@ -87,8 +87,9 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     throw e instanceof KandleError ? e : new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, e);
   });
 
-  // KafkaJS (pure JS) speaks what the native binding cannot do safely: group descriptions and offset fetches
-  // (it segfaults on their error answers), DescribeConfigs (missing) and CreateTopics (stalls after broker restarts).
+  // kandle's own wire client (pure JS) speaks what the native binding cannot do safely: group descriptions and
+  // offset fetches (it segfaults on their error answers), DescribeConfigs (missing) and CreateTopics (stalls after
+  // broker restarts).
   const pure = new PureAdmin(connection, resolved.brokers, resolved.connectTimeoutMs);
   const metadata = new ClusterMetadata(resolved);
   const topics: TopicTools = { listTopics: () => admin.listTopics(), pure, metadata };

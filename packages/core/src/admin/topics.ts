@@ -1,8 +1,10 @@
 // Admin / topics: creates a topic (or validates the existing one) and waits until every broker's metadata shows it.
-import { ConfigError, KandleError, TopicMismatchError, UnknownTopicError } from '../errors';
+import { ConfigError, KandleError, kandleErrorFrom, TopicMismatchError, UnknownTopicError } from '../errors';
 import { backoffMs, sleep } from '../retry';
 import type { PureAdmin } from './groups';
 import type { ClusterMetadata } from './metadata';
+import type { KafkaProtocolError } from './wire/errors';
+import type { NewTopic } from './wire/requests';
 
 /** What a topic should look like. */
 export interface TopicSpec {
@@ -17,7 +19,7 @@ export interface TopicSpec {
   configs?: Record<string, string>;
 }
 
-/** What topic creation needs from the admin: the topic list, the KafkaJS half and the metadata reader. */
+/** What topic creation needs from the admin: the topic list, the pure-JS half and the metadata reader. */
 export interface TopicTools {
   listTopics(): Promise<string[]>;
   pure: PureAdmin;
@@ -33,15 +35,11 @@ export async function ensureTopic(tools: TopicTools, spec: TopicSpec): Promise<'
   if (minIsr > replicationFactor)
     throw new ConfigError(`minInsyncReplicas ${minIsr} > replicationFactor ${replicationFactor}`);
   if (!(await tools.listTopics()).includes(spec.name)) {
-    const configEntries = Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(
-      ([name, value]) => ({ name, value }),
-    );
-    const created = await createTopic(tools, {
-      topic: spec.name,
-      numPartitions: partitions,
-      replicationFactor,
-      configEntries,
-    });
+    const configs = Object.entries({ 'min.insync.replicas': String(minIsr), ...spec.configs }).map(([name, value]) => ({
+      name,
+      value,
+    }));
+    const created = await createTopic(tools, { name: spec.name, partitions, replicationFactor, configs });
     if (created) {
       await untilVisible(tools.metadata, spec.name, partitions);
       return 'created';
@@ -58,48 +56,41 @@ export async function ensureTopic(tools: TopicTools, spec: TopicSpec): Promise<'
 /** Creates `topic` with the broker defaults (partitions, replication) unless it exists. */
 export async function createTopicIfMissing(tools: TopicTools, topic: string): Promise<void> {
   if ((await tools.listTopics()).includes(topic)) return;
-  try {
-    await tools.pure.bounded(
-      'create topics',
-      (await tools.pure.admin()).createTopics({ topics: [{ topic }], timeout: 10_000, waitForLeaders: false }),
-    );
-  } catch (e) {
-    if (!/already exists/i.test(String((e as Error).message))) throw e;
-  }
+  // −1: the broker's default partitions and replication factor (CreateTopics v4+).
+  await tools.pure
+    .createTopics([{ name: topic, partitions: -1, replicationFactor: -1, configs: [] }], 10_000)
+    .catch((e: unknown) => {
+      throw kandleErrorFrom('TOPIC_CREATE_FAILED', `could not create topic "${topic}"`, e, { details: { topic } });
+    });
   await untilVisible(tools.metadata, topic);
 }
 
 /**
- * CreateTopics through KafkaJS (librdkafka's was seen timing out for good after a broker restart). A broker that just
- * (re)started may not be registered yet: "replication factor larger than available brokers" and timeouts pass within
- * seconds, so they are retried for 30 s; bad configs and ACLs are not. Resolves false when the topic already existed.
+ * CreateTopics through the pure-JS half (librdkafka's was seen timing out for good after a broker restart). A broker
+ * that just (re)started may not be registered yet: INVALID_REPLICATION_FACTOR ("larger than available brokers") and
+ * timeouts pass within seconds, so they are retried for 30 s; bad configs, policies and ACLs are not. Resolves false
+ * when the topic already existed (metadata was stale), so the caller validates it.
  */
-async function createTopic(
-  tools: TopicTools,
-  topic: { topic: string; numPartitions: number; replicationFactor: number; configEntries: object[] },
-): Promise<boolean> {
+async function createTopic(tools: TopicTools, topic: NewTopic): Promise<boolean> {
   const deadline = Date.now() + 30_000;
   for (let attempt = 0; ; attempt++) {
     try {
-      // KafkaJS semantics: false means the topic already existed (metadata was stale), so the caller validates it.
-      // waitForLeaders off: KafkaJS's leader wait let an UNKNOWN_TOPIC_OR_PARTITION escape as an uncaught
-      // exception (a member crashed starting mid-rebalance); untilVisible does that wait instead.
-      return await tools.pure.bounded(
-        'create topics',
-        (await tools.pure.admin()).createTopics({ topics: [topic as never], timeout: 10_000, waitForLeaders: false }),
-      );
+      // No wait for leaders here: untilVisible does that wait, through the metadata reader.
+      const [created] = await tools.pure.createTopics([topic], 10_000);
+      return created ?? false;
     } catch (e) {
-      // KafkaJS wraps the broker's answer per topic: say what the broker said.
-      const nested = ((e as { errors?: Array<{ message?: string }> }).errors ?? []).map((n) => n.message);
-      const detail = [(e as Error).message, ...nested].join(': ');
-      if (/already exists/i.test(detail)) return false;
-      const permanent = /authoriz|policy|invalid config|invalid partitions|topic name/i.test(detail);
-      if (permanent || e instanceof UnknownTopicError || Date.now() > deadline)
-        throw new KandleError('TOPIC_CREATE_FAILED', `could not create topic "${topic.topic}": ${detail}`, {
-          cause: e,
-          retriable: !permanent,
-          details: { topic: topic.topic },
-        });
+      const retriable = (e as { retriable?: boolean }).retriable === true;
+      const permanent = !retriable && (e as KafkaProtocolError).type !== 'INVALID_REPLICATION_FACTOR';
+      if (permanent || Date.now() > deadline)
+        throw new KandleError(
+          'TOPIC_CREATE_FAILED',
+          `could not create topic "${topic.name}": ${(e as Error).message}`,
+          {
+            cause: e,
+            retriable: !permanent,
+            details: { topic: topic.name },
+          },
+        );
       await sleep(backoffMs(attempt, 250, 2_000));
     }
   }
