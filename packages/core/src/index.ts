@@ -67,6 +67,15 @@ export {
   type DeliveryReport,
   type Partitioning,
 } from './producer';
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  type KandleLogger,
+  type KandleLogLevel,
+  type KandleLogMethod,
+  silentLogger,
+} from './logger';
+export { ThrottledReport } from './throttled-report';
 export { withTimeout } from './retry';
 export {
   createKandle,
