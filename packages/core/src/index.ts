@@ -76,7 +76,7 @@ export {
   silentLogger,
 } from './logger';
 export { ThrottledReport } from './throttled-report';
-export { withTimeout } from './retry';
+export { fullJitterMs, parseRetryAfterMs, withTimeout } from './retry';
 export {
   createKandle,
   type Kandle,

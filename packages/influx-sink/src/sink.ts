@@ -3,18 +3,12 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import { InfluxDBClient, setLogger } from '@influxdata/influxdb3-client';
-import type { CandleUpdate, Ticker, Trade } from '@kandle/core';
+import { type CandleUpdate, fullJitterMs, type Ticker, type Trade } from '@kandle/core';
 import { SinkWriteError } from './errors';
 import { type PendingEntry, PointBuffer } from './batcher';
 import { type InfluxSinkOptions, type ResolvedSinkOptions, resolveSinkOptions } from './options';
 import { candleToPoint, type LinePoint, tickerToPoint, tradeToPoint } from './points';
-import {
-  type BackoffPolicy,
-  classifyWriteError,
-  fullJitterDelayMs,
-  offendingLineIndexes,
-  type WriteFailure,
-} from './retry';
+import { classifyWriteError, offendingLineIndexes, type WriteFailure } from './write-failure';
 
 /** Counters of one sink since it was created. */
 export interface SinkStats {
@@ -76,7 +70,6 @@ class BatchingInfluxSink implements InfluxSink {
   private readonly client: InfluxDBClient;
   private readonly agent: HttpAgent;
   private readonly buffer: PointBuffer;
-  private readonly backoff: BackoffPolicy;
   private readonly counters = { pointsWritten: 0, batchesWritten: 0, retries: 0, failedPoints: 0, failedBatches: 0 };
   private lastError: SinkStats['lastError'] = null;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -106,7 +99,6 @@ class BatchingInfluxSink implements InfluxSink {
       writeOptions: { precision: 'ms', gzipThreshold: options.gzipThreshold, noSync: false },
     });
     this.buffer = new PointBuffer(options.maxPendingPoints);
-    this.backoff = { baseDelayMs: options.retryBaseDelayMs, maxDelayMs: options.retryMaxDelayMs };
   }
 
   write(updates: readonly CandleUpdate[]): Promise<void> {
@@ -282,7 +274,10 @@ class BatchingInfluxSink implements InfluxSink {
           return;
         }
         attempt++;
-        const delay = Math.max(failure.retryAfterMs ?? 0, fullJitterDelayMs(attempt, this.backoff));
+        const delay = Math.max(
+          failure.retryAfterMs ?? 0,
+          fullJitterMs(attempt - 1, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs),
+        );
         if (attempt > this.options.maxRetries || Date.now() - startedAt + delay > this.options.maxRetryTimeMs) {
           this.failEntries(remaining, this.gaveUp(failure, remaining, error, attempt - 1, Date.now() - startedAt));
           return;

@@ -1,6 +1,7 @@
 // Sources / contract: the one interface every market-data source implements (events, status, stats, errors, backoff).
 import { ConfigError, FeedMessageError, KandleError } from '../errors';
 import { errorFields, type KandleLogger, silentLogger } from '../logger';
+import { backoffMs } from '../retry';
 import type { Ticker, Trade } from '../schema/types.generated';
 
 /** One market-data event: a ticker snapshot or an executed trade. */
@@ -173,7 +174,7 @@ export function resolveBackoff(
 
 /** Internal: delay before retry number `attempt` (0-based). */
 export function backoffDelay(backoff: Backoff, attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(backoff.maxDelayMs, backoff.initialDelayMs * backoff.factor ** attempt);
+  const base = backoffMs(attempt, backoff.initialDelayMs, backoff.maxDelayMs, backoff.factor);
   return Math.round(base * (1 - backoff.jitter * random()));
 }
 
