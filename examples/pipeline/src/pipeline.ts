@@ -152,7 +152,12 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     });
     const influx = options.influx;
     const sink = influx
-      ? createInfluxSink({ host: influx.host, token: influx.token, database: influx.database })
+      ? createInfluxSink({
+          host: influx.host,
+          token: influx.token,
+          database: influx.database,
+          logger: consoleLogger({ prefix: 'influx sink:', write: warn }),
+        })
       : undefined;
     started.sink = sink;
     const registry = connectSchemaRegistry({ url: options.schemaRegistryUrl });
@@ -323,6 +328,7 @@ function startProducer({ options, registry, warn }: Wiring, timeline: Timeline):
           partitioning: 'key-hash',
           statisticsIntervalMs: 1000,
           minInsyncReplicas: options.minInsyncReplicas ?? 2,
+          logger: consoleLogger({ prefix: 'producer:', write: warn }),
         }),
       ),
     onRenew: ({ replaced, reason }) => {

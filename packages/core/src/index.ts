@@ -70,6 +70,7 @@ export {
 export {
   type ConsoleLoggerOptions,
   consoleLogger,
+  errorLogFields,
   type KandleLogger,
   type KandleLogLevel,
   type KandleLogMethod,

@@ -92,14 +92,22 @@ function formatLine(prefix: string, obj: Record<string, unknown>, msg: string | 
   return parts.filter((part) => part).join(' ');
 }
 
-/** Internal: the object a warning about `error` is logged with (pino's `err` key, plus code and retriable). */
-export function errorFields(error: KandleError): Record<string, unknown> {
+/**
+ * The object kandle logs a {@link KandleError} with: pino's `err` key, plus its `code` and `retriable` beside it so
+ * log queries can filter on them. Use it to log your own errors the same way.
+ *
+ * @example
+ * ```ts
+ * logger.error({ ...errorLogFields(e), points: 3 }, e.message);
+ * ```
+ */
+export function errorLogFields(error: KandleError): Record<string, unknown> {
   return { err: error, code: error.code, retriable: error.retriable };
 }
 
 /** Internal: logs `error` as a warning, its message as the log message. */
 export function logWarning(logger: KandleLogger, error: KandleError): void {
-  logger.warn(errorFields(error), error.message);
+  logger.warn(errorLogFields(error), error.message);
 }
 
 /**

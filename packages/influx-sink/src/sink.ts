@@ -3,7 +3,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import { InfluxDBClient, setLogger } from '@influxdata/influxdb3-client';
-import { type CandleUpdate, fullJitterMs, type Ticker, type Trade } from '@kandle/core';
+import { type CandleUpdate, errorLogFields, fullJitterMs, KandleError, type Ticker, type Trade } from '@kandle/core';
 import { SinkWriteError } from './errors';
 import { type PendingEntry, PointBuffer } from './batcher';
 import { type InfluxSinkOptions, type ResolvedSinkOptions, resolveSinkOptions } from './options';
@@ -217,7 +217,7 @@ class BatchingInfluxSink implements InfluxSink {
       }
     } catch (error) {
       // sendBatch settles its own entries; reaching here is a bug, so fail loudly instead of hanging writers.
-      this.options.logger.error('influx sink send loop crashed', { error: this.scrub(String(error)) });
+      this.options.logger.error({ error: this.scrub(String(error)) }, 'influx sink send loop crashed');
       this.buffer.failUnsent(new SinkWriteError('the InfluxDB sink failed internally', {}, error));
     }
     this.sending = false;
@@ -283,9 +283,12 @@ class BatchingInfluxSink implements InfluxSink {
           return;
         }
         this.counters.retries++;
-        this.options.logger.warn(
+        const retrying = new KandleError(
+          'SINK_WRITE_FAILED',
           `write of ${remaining.length} points failed (${this.scrub(failure.message)}); retry ${attempt} in ${delay} ms`,
+          { retriable: true, details: { points: remaining.length, attempt, delayMs: delay, status: failure.status } },
         );
+        this.options.logger.warn({ ...errorLogFields(retrying), points: remaining.length }, retrying.message);
         await this.retrySleep(delay);
       }
     }
@@ -295,7 +298,7 @@ class BatchingInfluxSink implements InfluxSink {
     this.counters.failedBatches++;
     this.counters.failedPoints += entries.length;
     this.lastError = { message: error.message, at: Date.now(), ...statusOf(error) };
-    this.options.logger.error(error.message, { points: entries.length });
+    this.options.logger.error({ ...errorLogFields(error), points: entries.length }, error.message);
     this.buffer.fail(entries, error);
   }
 
@@ -389,7 +392,7 @@ class BatchingInfluxSink implements InfluxSink {
     );
     if (unsent > 0) {
       this.counters.failedPoints += unsent;
-      this.options.logger.error(`close timed out: ${unsent} unsent points failed`);
+      this.options.logger.error({ points: unsent }, `close timed out: ${unsent} unsent points failed`);
     }
     this.wakeRetrySleep?.();
   }

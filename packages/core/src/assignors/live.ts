@@ -1,7 +1,7 @@
 // Assignors / live: lets a custom Assignor decide which member of a real librdkafka group reads which partition.
 import type { KafkaAdmin } from '../admin';
 import { AssignmentError, KandleError } from '../errors';
-import { errorFields, type KandleLogger } from '../logger';
+import { errorLogFields, type KandleLogger } from '../logger';
 import type { Assignor, GroupMember, TopicPartition } from './types';
 import { validateAssignment } from './validate';
 
@@ -78,7 +78,7 @@ export function createLiveAssignment(options: LiveAssignmentOptions): LiveAssign
       // error for a few seconds: that is part of settling, not a failure of the assignment.
       const group = await admin.describeGroup(groupId).catch((e: unknown) => {
         if (e instanceof KandleError && e.retriable && Date.now() < deadline) {
-          options.logger?.debug(errorFields(e), `group "${groupId}" not settled yet`);
+          options.logger?.debug(errorLogFields(e), `group "${groupId}" not settled yet`);
           return undefined;
         }
         throw e;

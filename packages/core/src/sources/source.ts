@@ -1,6 +1,6 @@
 // Sources / contract: the one interface every market-data source implements (events, status, stats, errors, backoff).
 import { ConfigError, FeedMessageError, KandleError } from '../errors';
-import { errorFields, type KandleLogger, silentLogger } from '../logger';
+import { errorLogFields, type KandleLogger, silentLogger } from '../logger';
 import { backoffMs } from '../retry';
 import type { Ticker, Trade } from '../schema/types.generated';
 
@@ -409,7 +409,7 @@ export abstract class MarketSourceBase implements MarketSource {
       if (now - this.lastUnhandledWarning >= UNHANDLED_WARNING_INTERVAL_MS) {
         this.lastUnhandledWarning = now;
         this.logger.warn(
-          errorFields(error),
+          errorLogFields(error),
           `[${this.sourceName}] ${error.message} (register onError to handle; see stats() for counts)`,
         );
       }
