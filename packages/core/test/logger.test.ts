@@ -125,7 +125,33 @@ describe('onWarning, the deprecated callback', () => {
   });
 });
 
+/** pino's own `LogFn` (pino/pino.d.ts), overloads as published: a pino `Logger` has one per level. */
+interface PinoLogFn {
+  // biome-ignore lint/suspicious/noExplicitAny: pino's declaration, copied as published
+  <T extends object>(obj: T, msg?: string, ...args: any[]): void;
+  // biome-ignore lint/suspicious/noExplicitAny: pino's declaration, copied as published
+  (obj: unknown, msg?: string, ...args: any[]): void;
+  // biome-ignore lint/suspicious/noExplicitAny: pino's declaration, copied as published
+  (msg: string, ...args: any[]): void;
+}
+
 describe('pino-shaped loggers', () => {
+  it('type-check as a KandleLogger as they are (tsc fails this file otherwise)', () => {
+    const calls: unknown[][] = [];
+    const log: PinoLogFn = (...args: unknown[]) => void calls.push(args);
+    const pinoTyped: { debug: PinoLogFn; info: PinoLogFn; warn: PinoLogFn; error: PinoLogFn; level: string } = {
+      debug: log,
+      info: log,
+      warn: log,
+      error: log,
+      level: 'warn',
+    };
+    const logger: KandleLogger = pinoTyped;
+    logWarning(logger, commitFailed());
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.[1]).toBe('offset commit failed');
+  });
+
   it('are called as methods with (obj, msg), so a logger that relies on `this` works', () => {
     const seen: unknown[] = [];
     const pinoLike = {
