@@ -108,8 +108,8 @@ export async function openCryptoProducer(
   };
 }
 
-/** librdkafka's client errors (it retries them itself) as throttled warnings: a broker down raises thousands. */
-function reportClientErrors(producer: Producer, logger: KandleLogger): void {
+/** Internal: librdkafka's client errors (it retries them itself) as throttled warnings: a broker down raises thousands. */
+export function reportClientErrors(producer: Pick<Producer, 'on'>, logger: KandleLogger): void {
   const report = new ThrottledReport<unknown>(5_000, (error, repeated) =>
     logWarning(
       logger,
