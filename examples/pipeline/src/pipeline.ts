@@ -4,6 +4,7 @@ import {
   type CandleUpdate,
   type CryptoProducer,
   connectSchemaRegistry,
+  consoleLogger,
   createBitfinexWsSource,
   createCandleConsumer,
   createCryptoProducer,
@@ -13,10 +14,10 @@ import {
   generateSyntheticEvents,
   type HistoryResumePoint,
   type KafkaAdmin,
-  type KandleError,
   loadRecording,
   type MarketSource,
   type SchemaRegistryHandle,
+  ThrottledReport,
   type Trade,
   UnknownTopicError,
 } from '@kandle/core';
@@ -151,7 +152,12 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     });
     const influx = options.influx;
     const sink = influx
-      ? createInfluxSink({ host: influx.host, token: influx.token, database: influx.database })
+      ? createInfluxSink({
+          host: influx.host,
+          token: influx.token,
+          database: influx.database,
+          logger: consoleLogger({ prefix: 'influx sink:', write: warn }),
+        })
       : undefined;
     started.sink = sink;
     const registry = connectSchemaRegistry({ url: options.schemaRegistryUrl });
@@ -299,7 +305,7 @@ async function startGroupMembers(
         onCandles,
         onRebalance: (e) =>
           log(`${clientId} ${e.type} ${formatPartitions(e.partitions)}; owns ${formatPartitions(e.owned)}`),
-        onWarning: (e: KandleError) => warn(`${clientId}: ${e.message}`),
+        logger: consoleLogger({ prefix: `${clientId}:`, write: warn }),
         // Lag per partition only comes with librdkafka's statistics; /metrics shows the latest.
         statisticsIntervalMs: 1000,
         onMetrics: (m) => metrics.consumerStats(clientId, m),
@@ -322,6 +328,7 @@ function startProducer({ options, registry, warn }: Wiring, timeline: Timeline):
           partitioning: 'key-hash',
           statisticsIntervalMs: 1000,
           minInsyncReplicas: options.minInsyncReplicas ?? 2,
+          logger: consoleLogger({ prefix: 'producer:', write: warn }),
         }),
       ),
     onRenew: ({ replaced, reason }) => {
@@ -557,16 +564,10 @@ function throttled<T>(
   everyMs: number,
   describe: (value: T) => string = String,
 ): (value: T) => void {
-  let last = Number.NEGATIVE_INFINITY;
-  let suppressed = 0;
-  return (value) => {
-    const now = Date.now();
-    if (now - last < everyMs) {
-      suppressed++;
-      return;
-    }
-    report(suppressed > 0 ? `${describe(value)} (and ${suppressed} more)` : describe(value));
-    last = now;
-    suppressed = 0;
-  };
+  const throttle = new ThrottledReport<T>(
+    everyMs,
+    (value, repeated) => report(repeated > 0 ? `${describe(value)} (and ${repeated} more)` : describe(value)),
+    () => 'every failure', // one budget for all, whatever the message
+  );
+  return (value) => throttle.report(value);
 }

@@ -8,6 +8,7 @@ import {
 } from './config';
 import { type CandleConsumer, type CandleConsumerOptions, openCandleConsumer } from './consumer';
 import { KandleError } from './errors';
+import type { KandleLogger } from './logger';
 import { type CryptoProducer, type CryptoProducerOptions, openCryptoProducer } from './producer';
 import { registryHandleFor, type SchemaRegistryHandle } from './schema/avro';
 
@@ -17,7 +18,15 @@ export interface KandleOptions {
   connection?: KafkaConnection;
   /** Schema Registry connection, or a handle to share with code outside this client. Default: `$SCHEMA_REGISTRY_URL`. */
   registry?: RegistryConnection | SchemaRegistryHandle;
-  /** Default `onWarning` of the consumers made from this client (a consumer's own option wins). Default: none. */
+  /**
+   * Where every producer and consumer made from this client reports what it handles by itself (their own `logger`
+   * option wins). Pino-shaped; a pino instance can be passed as is. Default: silent (see docs/logging.md).
+   */
+  logger?: KandleLogger;
+  /**
+   * Default `onWarning` of the consumers made from this client (a consumer's own option wins). Default: none.
+   * @deprecated Use `logger`: its `warn` receives the same errors.
+   */
   onWarning?: CandleConsumerOptions['onWarning'];
 }
 
@@ -85,7 +94,7 @@ export function createKandle(options: KandleOptions = {}): Kandle {
     async producer(producerOptions = {}) {
       ensureOpen();
       const made = await openCryptoProducer(
-        { ...producerOptions, connection, registry },
+        { ...inherited(options), ...producerOptions, connection, registry },
         { resolved, admin: await openAdmin() },
       );
       producers.add(made);
@@ -94,7 +103,13 @@ export function createKandle(options: KandleOptions = {}): Kandle {
     async consumer(consumerOptions) {
       ensureOpen();
       const made = await openCandleConsumer(
-        { ...(options.onWarning ? { onWarning: options.onWarning } : {}), ...consumerOptions, connection, registry },
+        {
+          ...inherited(options),
+          ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+          ...consumerOptions,
+          connection,
+          registry,
+        },
         { resolved, admin: await openAdmin() },
       );
       consumers.add(made);
@@ -109,6 +124,11 @@ export function createKandle(options: KandleOptions = {}): Kandle {
       await shared?.own.close();
     },
   };
+}
+
+/** The options a client's producers and consumers take from it unless they set their own. */
+function inherited(options: KandleOptions): { logger?: KandleLogger } {
+  return options.logger ? { logger: options.logger } : {};
 }
 
 /** Removes a client from `open` when its owner closes it, so `Kandle.close()` does not close it twice. */

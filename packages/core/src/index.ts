@@ -67,7 +67,17 @@ export {
   type DeliveryReport,
   type Partitioning,
 } from './producer';
-export { withTimeout } from './retry';
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  errorLogFields,
+  type KandleLogger,
+  type KandleLogLevel,
+  type KandleLogMethod,
+  silentLogger,
+} from './logger';
+export { ThrottledReport } from './throttled-report';
+export { fullJitterMs, parseRetryAfterMs, withTimeout } from './retry';
 export {
   createKandle,
   type Kandle,

@@ -13,6 +13,7 @@ import {
   createKafkaAdmin,
   generateSyntheticEvents,
   type KafkaAdmin,
+  type KandleError,
   type MarketEvent,
   type ProducerMetrics,
   UnknownTopicError,
@@ -195,14 +196,18 @@ describe('createCandleConsumer', () => {
     await producer.close();
     const closed = new Map<string, Candle>();
     let failures = 0;
-    let warnings = 0;
+    const warned: KandleError[] = [];
+    const logged: Array<Record<string, unknown>> = [];
+    const ignore = () => undefined;
     const consumer = await createCandleConsumer({
       connection: { brokers },
       registry: { url: registryUrl },
       groupId: uniqueName('retry'),
       topics,
       intervals: ['1m'],
-      onWarning: () => void warnings++,
+      // Both the logger and the deprecated onWarning: each must see every warning, as the same error object.
+      logger: { debug: ignore, info: ignore, error: ignore, warn: (obj) => logged.push(obj) },
+      onWarning: (e) => warned.push(e),
       onCandles: (updates) => {
         // The sink is down for the first three deliveries.
         if (failures < 3) {
@@ -224,7 +229,14 @@ describe('createCandleConsumer', () => {
     ).catch(() => undefined);
     await consumer.close();
     expect(failures).toBe(3);
-    expect(warnings).toBeGreaterThanOrEqual(3);
+    const handlerFailures = warned.filter((w) => w.code === 'HANDLER_FAILED');
+    expect(handlerFailures).toHaveLength(3);
+    expect(handlerFailures.every((w) => w.retriable)).toBe(true);
+    expect(logged.map((entry) => entry.err)).toEqual(warned);
+    logged.forEach((entry, i) => {
+      expect(entry.err).toBe(warned[i]);
+      expect(entry).toMatchObject({ code: warned[i]?.code, retriable: warned[i]?.retriable });
+    });
     expect(expectedClosed.length).toBeGreaterThan(10);
     for (const c of expectedClosed) expect(closed.get(`${c.symbol}|${c.source}|${c.interval}|${c.start}`)).toEqual(c);
   });

@@ -1,11 +1,6 @@
 // Sink options: the typed settings of the InfluxDB sink, their defaults, env fallbacks and validation.
-import { ConfigError } from '@kandle/core';
-
-/** Where the sink reports retries and failures. Messages never contain the token. */
-export interface SinkLogger {
-  warn(message: string, details?: Record<string, unknown>): void;
-  error(message: string, details?: Record<string, unknown>): void;
-}
+import { ConfigError, type KandleLogger } from '@kandle/core';
+import { type SinkLogger, sinkLoggerOf } from './sink-logger';
 
 /** Measurement (table) names, one per record kind. */
 export interface MeasurementNames {
@@ -69,8 +64,13 @@ export interface InfluxSinkOptions {
   requestTimeoutMs?: number;
   /** How long `close()` waits for buffered points before failing them. Default 30000 ms. */
   closeTimeoutMs?: number;
-  /** Receives retry warnings and batch failures. Default: `console.warn` / `console.error`. */
-  logger?: SinkLogger;
+  /**
+   * Receives retry warnings (`warn`, with a retriable `SINK_WRITE_FAILED` KandleError under `err`) and batch
+   * failures (`error`, with the {@link SinkWriteError}). Messages never contain the token. A pino-shaped
+   * `KandleLogger` from `@kandle/core`; the older message-first {@link SinkLogger} (no `debug`/`info`) is still
+   * accepted. Default: silent (see docs/logging.md); failed points also reject their `write()`.
+   */
+  logger?: KandleLogger | SinkLogger;
 }
 
 /** {@link InfluxSinkOptions} with every default applied and every value checked. */
@@ -91,7 +91,7 @@ export interface ResolvedSinkOptions {
   retryMaxDelayMs: number;
   requestTimeoutMs: number;
   closeTimeoutMs: number;
-  logger: SinkLogger;
+  logger: KandleLogger;
 }
 
 /** Defaults of every tunable option, as documented on {@link InfluxSinkOptions}. */
@@ -109,11 +109,6 @@ export const SINK_DEFAULTS = Object.freeze({
   requestTimeoutMs: 10_000,
   closeTimeoutMs: 30_000,
 });
-
-const consoleLogger: SinkLogger = {
-  warn: (message, details) => console.warn(`[kandle/influx-sink] ${message}`, details ?? ''),
-  error: (message, details) => console.error(`[kandle/influx-sink] ${message}`, details ?? ''),
-};
 
 /** Applies env fallbacks and defaults; throws {@link ConfigError} naming the first bad value. */
 export function resolveSinkOptions(
@@ -161,7 +156,7 @@ export function resolveSinkOptions(
     retryMaxDelayMs: nonNegative('retryMaxDelayMs', options.retryMaxDelayMs ?? SINK_DEFAULTS.retryMaxDelayMs, false),
     requestTimeoutMs: positiveInteger('requestTimeoutMs', options.requestTimeoutMs ?? SINK_DEFAULTS.requestTimeoutMs),
     closeTimeoutMs: nonNegative('closeTimeoutMs', options.closeTimeoutMs ?? SINK_DEFAULTS.closeTimeoutMs, true),
-    logger: options.logger ?? consoleLogger,
+    logger: sinkLoggerOf(options.logger),
   };
   if (resolved.maxPendingPoints < resolved.batchSize) {
     throw new ConfigError(

@@ -20,17 +20,12 @@ export function candleToPoint(candle: Candle, measurement: string): LinePoint {
   const timestamp = requireTimestamp('start', candle.start, measurement, candle.symbol);
   requireCount(candle.count, measurement, candle.symbol);
   const symbol = candle.symbol;
-  // Checked in the order the client's Point checked them, so the first bad field is the one named.
-  const open = float('open', candle.open, measurement, symbol);
-  const high = float('high', candle.high, measurement, symbol);
-  const low = float('low', candle.low, measurement, symbol);
-  const close = float('close', candle.close, measurement, symbol);
-  const volume = float('volume', candle.volume, measurement, symbol);
+  requireFloats(candle, CANDLE_FLOATS, measurement, symbol);
   // Tags and fields in the order of their keys, as the client's Point sorts them (test/points-render.test.ts).
   const series = `${escapeMeasurement(measurement)},interval=${escapeTag(candle.interval)},source=${escapeTag(candle.source)},symbol=${escapeTag(symbol)}`;
   return point(
     series,
-    `close=${close},count=${candle.count}i,high=${high},low=${low},open=${open},volume=${volume}`,
+    `close=${candle.close},count=${candle.count}i,high=${candle.high},low=${candle.low},open=${candle.open},volume=${candle.volume}`,
     timestamp,
   );
 }
@@ -43,21 +38,12 @@ export function tickerToPoint(ticker: Ticker, measurement: string): LinePoint {
   requireTag('symbol', ticker.symbol, measurement);
   const timestamp = requireTimestamp('eventTime', ticker.eventTime, measurement, ticker.symbol);
   const symbol = ticker.symbol;
-  // Checked in the order the client's Point checked them (bid first), so the first bad field is the one named.
-  const bid = float('bid', ticker.bid, measurement, symbol);
-  const bidSize = float('bid_size', ticker.bidSize, measurement, symbol);
-  const ask = float('ask', ticker.ask, measurement, symbol);
-  const askSize = float('ask_size', ticker.askSize, measurement, symbol);
-  const dailyChange = float('daily_change', ticker.dailyChange, measurement, symbol);
-  const dailyChangeRelative = float('daily_change_relative', ticker.dailyChangeRelative, measurement, symbol);
-  const lastPrice = float('last_price', ticker.lastPrice, measurement, symbol);
-  const volume = float('volume', ticker.volume, measurement, symbol);
-  const high = float('high', ticker.high, measurement, symbol);
-  const low = float('low', ticker.low, measurement, symbol);
+  requireFloats(ticker, TICKER_FLOATS, measurement, symbol);
+  const t = ticker;
   return point(
     `${escapeMeasurement(measurement)},symbol=${escapeTag(symbol)}`,
-    `ask=${ask},ask_size=${askSize},bid=${bid},bid_size=${bidSize},close_price=${lastPrice},daily_change=${dailyChange}` +
-      `,daily_change_relative=${dailyChangeRelative},high=${high},last_price=${lastPrice},low=${low},volume=${volume}`,
+    `ask=${t.ask},ask_size=${t.askSize},bid=${t.bid},bid_size=${t.bidSize},close_price=${t.lastPrice},daily_change=${t.dailyChange}` +
+      `,daily_change_relative=${t.dailyChangeRelative},high=${t.high},last_price=${t.lastPrice},low=${t.low},volume=${t.volume}`,
     timestamp,
   );
 }
@@ -72,11 +58,10 @@ export function tradeToPoint(trade: Trade, measurement: string): LinePoint {
     throw invalid(measurement, trade.symbol, `trade id must be an integer, got ${trade.id}`);
   const timestamp = requireTimestamp('time', trade.time, measurement, trade.symbol);
   const tradeId = String(trade.id);
-  const amount = float('amount', trade.amount, measurement, trade.symbol);
-  const price = float('price', trade.price, measurement, trade.symbol);
+  requireFloats(trade, TRADE_FLOATS, measurement, trade.symbol);
   return point(
     `${escapeMeasurement(measurement)},symbol=${escapeTag(trade.symbol)},trade_id=${escapeTag(tradeId)}`,
-    `amount=${amount},price=${price}`,
+    `amount=${trade.amount},price=${trade.price}`,
     timestamp,
   );
 }
@@ -111,12 +96,45 @@ function escapeChar(char: string): string {
   return ESCAPES[char] as string;
 }
 
-/** A float field as the client writes it: JavaScript's shortest round-trip form (`String(value)`). */
-function float(name: string, value: number, measurement: string, symbol: string): string {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw invalid(measurement, symbol, `field ${name} must be a finite number, got ${String(value)}`);
+/**
+ * The float fields of each record: the field name on the wire and the property it comes from, in the order the
+ * client's Point checked them, so the first bad field is the one named. A checked float is written as the client
+ * writes it: JavaScript's shortest round-trip form, which is what `${value}` gives.
+ */
+const CANDLE_FLOATS = [
+  ['open', 'open'],
+  ['high', 'high'],
+  ['low', 'low'],
+  ['close', 'close'],
+  ['volume', 'volume'],
+] as const satisfies FloatFields<Candle>;
+const TICKER_FLOATS = [
+  ['bid', 'bid'],
+  ['bid_size', 'bidSize'],
+  ['ask', 'ask'],
+  ['ask_size', 'askSize'],
+  ['daily_change', 'dailyChange'],
+  ['daily_change_relative', 'dailyChangeRelative'],
+  ['last_price', 'lastPrice'],
+  ['volume', 'volume'],
+  ['high', 'high'],
+  ['low', 'low'],
+] as const satisfies FloatFields<Ticker>;
+const TRADE_FLOATS = [
+  ['amount', 'amount'],
+  ['price', 'price'],
+] as const satisfies FloatFields<Trade>;
+
+type FloatFields<R> = ReadonlyArray<readonly [string, keyof R]>;
+
+/** Throws naming the first of `fields` whose value in `record` is not a finite number. */
+function requireFloats<R>(record: R, fields: FloatFields<R>, measurement: string, symbol: string): void {
+  for (const [name, property] of fields) {
+    const value = record[property];
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw invalid(measurement, symbol, `field ${name} must be a finite number, got ${String(value)}`);
+    }
   }
-  return String(value);
 }
 
 function requireTag(name: string, value: unknown, measurement: string): void {

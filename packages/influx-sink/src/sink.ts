@@ -3,18 +3,12 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import { InfluxDBClient, setLogger } from '@influxdata/influxdb3-client';
-import type { CandleUpdate, Ticker, Trade } from '@kandle/core';
+import { type CandleUpdate, errorLogFields, fullJitterMs, KandleError, type Ticker, type Trade } from '@kandle/core';
 import { SinkWriteError } from './errors';
 import { type PendingEntry, PointBuffer } from './batcher';
 import { type InfluxSinkOptions, type ResolvedSinkOptions, resolveSinkOptions } from './options';
 import { candleToPoint, type LinePoint, tickerToPoint, tradeToPoint } from './points';
-import {
-  type BackoffPolicy,
-  classifyWriteError,
-  fullJitterDelayMs,
-  offendingLineIndexes,
-  type WriteFailure,
-} from './retry';
+import { classifyWriteError, offendingLineIndexes, type WriteFailure } from './write-failure';
 
 /** Counters of one sink since it was created. */
 export interface SinkStats {
@@ -76,7 +70,6 @@ class BatchingInfluxSink implements InfluxSink {
   private readonly client: InfluxDBClient;
   private readonly agent: HttpAgent;
   private readonly buffer: PointBuffer;
-  private readonly backoff: BackoffPolicy;
   private readonly counters = { pointsWritten: 0, batchesWritten: 0, retries: 0, failedPoints: 0, failedBatches: 0 };
   private lastError: SinkStats['lastError'] = null;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -106,7 +99,6 @@ class BatchingInfluxSink implements InfluxSink {
       writeOptions: { precision: 'ms', gzipThreshold: options.gzipThreshold, noSync: false },
     });
     this.buffer = new PointBuffer(options.maxPendingPoints);
-    this.backoff = { baseDelayMs: options.retryBaseDelayMs, maxDelayMs: options.retryMaxDelayMs };
   }
 
   write(updates: readonly CandleUpdate[]): Promise<void> {
@@ -225,7 +217,7 @@ class BatchingInfluxSink implements InfluxSink {
       }
     } catch (error) {
       // sendBatch settles its own entries; reaching here is a bug, so fail loudly instead of hanging writers.
-      this.options.logger.error('influx sink send loop crashed', { error: this.scrub(String(error)) });
+      this.options.logger.error({ error: this.scrub(String(error)) }, 'influx sink send loop crashed');
       this.buffer.failUnsent(new SinkWriteError('the InfluxDB sink failed internally', {}, error));
     }
     this.sending = false;
@@ -282,15 +274,21 @@ class BatchingInfluxSink implements InfluxSink {
           return;
         }
         attempt++;
-        const delay = Math.max(failure.retryAfterMs ?? 0, fullJitterDelayMs(attempt, this.backoff));
+        const delay = Math.max(
+          failure.retryAfterMs ?? 0,
+          fullJitterMs(attempt - 1, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs),
+        );
         if (attempt > this.options.maxRetries || Date.now() - startedAt + delay > this.options.maxRetryTimeMs) {
           this.failEntries(remaining, this.gaveUp(failure, remaining, error, attempt - 1, Date.now() - startedAt));
           return;
         }
         this.counters.retries++;
-        this.options.logger.warn(
+        const retrying = new KandleError(
+          'SINK_WRITE_FAILED',
           `write of ${remaining.length} points failed (${this.scrub(failure.message)}); retry ${attempt} in ${delay} ms`,
+          { retriable: true, details: { points: remaining.length, attempt, delayMs: delay, status: failure.status } },
         );
+        this.options.logger.warn({ ...errorLogFields(retrying), points: remaining.length }, retrying.message);
         await this.retrySleep(delay);
       }
     }
@@ -300,7 +298,7 @@ class BatchingInfluxSink implements InfluxSink {
     this.counters.failedBatches++;
     this.counters.failedPoints += entries.length;
     this.lastError = { message: error.message, at: Date.now(), ...statusOf(error) };
-    this.options.logger.error(error.message, { points: entries.length });
+    this.options.logger.error({ ...errorLogFields(error), points: entries.length }, error.message);
     this.buffer.fail(entries, error);
   }
 
@@ -394,7 +392,7 @@ class BatchingInfluxSink implements InfluxSink {
     );
     if (unsent > 0) {
       this.counters.failedPoints += unsent;
-      this.options.logger.error(`close timed out: ${unsent} unsent points failed`);
+      this.options.logger.error({ points: unsent }, `close timed out: ${unsent} unsent points failed`);
     }
     this.wakeRetrySleep?.();
   }

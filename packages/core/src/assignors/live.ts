@@ -1,6 +1,7 @@
 // Assignors / live: lets a custom Assignor decide which member of a real librdkafka group reads which partition.
 import type { KafkaAdmin } from '../admin';
 import { AssignmentError, KandleError } from '../errors';
+import { errorLogFields, type KandleLogger } from '../logger';
 import type { Assignor, GroupMember, TopicPartition } from './types';
 import { validateAssignment } from './validate';
 
@@ -54,7 +55,8 @@ export interface LiveAssignmentOptions {
   /** This member's client id: the identity the assignor sees as `memberId`. */
   clientId: string;
   topics: string[];
-  onWarning?: (error: KandleError) => void;
+  /** Receives the retriable coordinator errors met while the group settles (debug). Default: silent. */
+  logger?: KandleLogger;
   /** How long to wait for the group to become Stable after a rebalance. Default 30000 ms. */
   settleTimeoutMs?: number;
 }
@@ -75,7 +77,10 @@ export function createLiveAssignment(options: LiveAssignmentOptions): LiveAssign
       // A coordinator that is loading or moving (a fresh cluster, a broker restart) answers with a retriable
       // error for a few seconds: that is part of settling, not a failure of the assignment.
       const group = await admin.describeGroup(groupId).catch((e: unknown) => {
-        if (e instanceof KandleError && e.retriable && Date.now() < deadline) return undefined;
+        if (e instanceof KandleError && e.retriable && Date.now() < deadline) {
+          options.logger?.debug(errorLogFields(e), `group "${groupId}" not settled yet`);
+          return undefined;
+        }
         throw e;
       });
       if (!group) {

@@ -10,6 +10,7 @@ import {
   RegistryUnreachableError,
   UnknownTopicError,
 } from '../errors';
+import { logWarning, withWarningCallback } from '../logger';
 import { parseRdkafkaStats } from '../metrics';
 import { type KafkaConsumer, loadNativeClient } from '../rdkafka';
 import { registryHandleFor, type SchemaRegistryHandle } from '../schema/avro';
@@ -60,7 +61,8 @@ export async function openCandleConsumer(
   const settings = resolveConsumerSettings(options);
   const resolved = shared.resolved ?? resolveKafkaConnection(options.connection);
   const registry = registryHandleFor(options.registry);
-  const warn = (e: KandleError) => options.onWarning?.(e);
+  const logger = withWarningCallback(options.logger, options.onWarning);
+  const warn = (e: KandleError) => logWarning(logger, e);
   const admin = await checkPrerequisites(options, settings, resolved, registry, shared.admin);
   const stats: CandleConsumerStats = {
     records: 0,
@@ -95,7 +97,7 @@ export async function openCandleConsumer(
           groupId: settings.groupId,
           clientId: settings.clientId,
           topics: settings.subscribed,
-          onWarning: warn,
+          logger,
         });
   // Created before the consumer (its callback goes into the consumer's config), used once the runner exists.
   let runner: Runner | undefined;

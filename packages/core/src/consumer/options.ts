@@ -5,6 +5,7 @@ import type { Candle, CandleInterval, CandleUpdate } from '../candles/types';
 import type { KafkaConnection, RegistryConnection } from '../config';
 import { ConfigError, type KandleError, type PoisonRecordError } from '../errors';
 import type { ConsumerMetrics } from '../metrics';
+import type { KandleLogger } from '../logger';
 import type { SchemaRegistryHandle } from '../schema/avro';
 
 /** Built-in strategies run natively in librdkafka; an {@link Assignor} object is run by kandle (see docs/assignors.md). */
@@ -58,7 +59,7 @@ export interface CandleConsumerOptions {
    * Offsets covering the batch are committed only after the returned promise resolves; while it is
    * pending no new records are read, so a slow sink pauses consumption instead of buffering.
    * If it throws, the same updates are offered again (backoff 200 ms doubling to 5 s, reported through
-   * `onWarning`) and offsets stay put, so nothing is skipped: make the handler idempotent.
+   * `logger`) and offsets stay put, so nothing is skipped: make the handler idempotent.
    *
    * Without `onCandles`, iterate the consumer instead (`for await (const update of consumer)`): an update
    * counts as handled when the loop asks for the next one. Updates wait for the loop, one batch at a time
@@ -69,7 +70,16 @@ export interface CandleConsumerOptions {
   onCandles?: (updates: CandleUpdate[], context: BatchContext) => Promise<void> | void;
   onRebalance?: (event: RebalanceEvent) => void;
   onPoisonRecord?: (record: PoisonRecord) => void;
-  /** Non-fatal problems (registry hiccup, commit failure) that the consumer retries by itself. */
+  /**
+   * Receives the non-fatal problems the consumer handles by itself (registry hiccup, commit failure, handler retry)
+   * as warnings: `logger.warn({ err, code, retriable }, message)`, `err` a {@link KandleError}. Default: silent
+   * (see docs/logging.md).
+   */
+  logger?: KandleLogger;
+  /**
+   * Receives the same {@link KandleError}s as `logger.warn` (both are called when both are set).
+   * @deprecated Use `logger`.
+   */
   onWarning?: (error: KandleError) => void;
   /** Dead-letter topic for records that cannot be decoded. Default `kandle.dlq`; created if missing. */
   deadLetterTopic?: string;

@@ -13,7 +13,7 @@ import type { Membership } from './membership';
 import type { CandleConsumerStats } from './options';
 import type { TransactionalProducer } from './transaction';
 import { sleep } from '../retry';
-import { ThrottledReport } from './throttled-report';
+import { ThrottledReport } from '../throttled-report';
 
 /** Lifecycle of a consumer: every unit asks this, never a loose flag. */
 export enum ConsumerState {
@@ -58,7 +58,7 @@ export class Runner {
   /** Exactly-once: offsets whose checkpoint and output are in the open transaction, per partition entry. */
   private readonly pendingOffsets = new Map<PartitionEntry, number>();
   lastError: unknown = null;
-  /** Error events of the consumer's queue, reported without flooding `onWarning`. */
+  /** Error events of the consumer's queue, reported without flooding the logger. */
   private readonly consumerEvents: ThrottledReport;
 
   constructor(private readonly deps: RunnerDeps) {

@@ -1,7 +1,8 @@
 // Producer: market events → Avro (Confluent framing) → Kafka with acks=all, idempotence and Java-compatible keys.
 import { createKafkaAdmin, type KafkaAdmin } from '../admin';
 import { type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
-import { BrokerUnreachableError, ConfigError, KandleError } from '../errors';
+import { BrokerUnreachableError, ConfigError, KandleError, kandleErrorFrom } from '../errors';
+import { type KandleLogger, logWarning } from '../logger';
 import { parseRdkafkaStats } from '../metrics';
 import { loadNativeClient, type Producer } from '../rdkafka';
 import { createAvroEncoder, registryHandleFor, valueSubject } from '../schema/avro';
@@ -9,6 +10,7 @@ import { type Ticker, type Trade, tickerSchema, tradeSchema } from '../schema/ty
 import type { MarketEvent } from '../sources/source';
 import { Deliveries, deliveryError, type Pending } from './deliveries';
 import type { CryptoProducer, CryptoProducerOptions, DeliveryReport } from './options';
+import { ThrottledReport } from '../throttled-report';
 import { Routing } from './routing';
 
 export type { CryptoProducer, CryptoProducerOptions, DeliveryReport, Partitioning } from './options';
@@ -106,6 +108,22 @@ export async function openCryptoProducer(
   };
 }
 
+/** Internal: librdkafka's client errors (it retries them itself) as throttled warnings: a broker down raises thousands. */
+export function reportClientErrors(producer: Pick<Producer, 'on'>, logger: KandleLogger): void {
+  const report = new ThrottledReport<unknown>(5_000, (error, repeated) =>
+    logWarning(
+      logger,
+      kandleErrorFrom(
+        'BROKER_UNREACHABLE',
+        `producer client error${repeated > 0 ? ` (and ${repeated} more like it)` : ''}`,
+        error,
+        { retriable: true },
+      ),
+    ),
+  );
+  producer.on('event.error', (error) => report.report(error));
+}
+
 /** The librdkafka producer with kandle's defaults (the connection's raw settings win), connected, reporting to `deliveries`. */
 async function connectProducer(
   options: CryptoProducerOptions,
@@ -128,6 +146,7 @@ async function connectProducer(
     ...resolved.rdkafka,
   } as never);
   producer.on('delivery-report', (err, report) => deliveries.onReport(err, report as never));
+  if (options.logger) reportClientErrors(producer, options.logger);
   if (statsMs > 0) {
     producer.on('event.stats', (event) => {
       deliveries.noteStats(parseRdkafkaStats(event.message));

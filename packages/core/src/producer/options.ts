@@ -1,4 +1,5 @@
 // Producer / options: what a producer of tickers and trades can be asked, and what it answers.
+import type { KandleLogger } from '../logger';
 import type { KafkaConnection, RegistryConnection } from '../config';
 import type { ProducerMetrics } from '../metrics';
 import type { SchemaRegistryHandle } from '../schema/avro';
@@ -49,6 +50,12 @@ export interface CryptoProducerOptions {
   statisticsIntervalMs?: number;
   /** Called with fresh metrics every `statisticsIntervalMs`. */
   onMetrics?: (metrics: ProducerMetrics) => void;
+  /**
+   * Receives the client errors librdkafka recovers from by itself (a broker down, a connection reset) as warnings,
+   * at most one per error code every 5 s: `logger.warn({ err, code, retriable }, message)`. Records that fail
+   * still reject their `send`. Default: silent (see docs/logging.md).
+   */
+  logger?: KandleLogger;
 }
 
 /** Where a record was written. */

@@ -1,5 +1,6 @@
 // Sources / Bitfinex REST client: one public GET at a time within the rate limit, retried through 429s, maintenance and failures.
 import { FeedMessageError } from '../errors';
+import { parseRetryAfterMs } from '../retry';
 import { BitfinexApiError, RATE_LIMIT_CODE, restErrorOf } from './bitfinex-frames';
 import {
   type Backoff,
@@ -114,7 +115,7 @@ export class BitfinexRestClient {
     // Bitfinex sends error bodies with HTTP 200 too: the body decides, not the status.
     const apiError = restErrorOf(json);
     if (response.status === 429 || apiError?.bitfinexCode === RATE_LIMIT_CODE) {
-      const retryAfterMs = Number(response.headers.get('retry-after')) * 1000 || 0;
+      const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after')) ?? 0;
       hooks.onError(
         new FeedError('rate-limited', `Bitfinex REST rate limit hit (HTTP ${response.status}) on ${url}; backing off`, {
           details: { status: response.status, body: body.slice(0, 200) },

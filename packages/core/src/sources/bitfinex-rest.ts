@@ -10,6 +10,7 @@ import {
   resolveBackoff,
   sleep,
   validateSymbols,
+  type SourceLogOptions,
 } from './source';
 
 /** Bitfinex's public REST base URL. */
@@ -28,7 +29,7 @@ export const MAX_REST_REQUESTS_PER_MINUTE = 27;
 export const MIN_REST_INTERVAL_MS = 2_250;
 
 /** Options of {@link createBitfinexRestSource}. */
-export interface BitfinexRestSourceOptions {
+export interface BitfinexRestSourceOptions extends SourceLogOptions {
   /** Bitfinex symbols, `t`/`f` + uppercase (e.g. `['tBTCUSD', 'fUSD']`). Funding symbols are fetched but skipped (counted in `stats().ignored`). */
   symbols: readonly string[];
   /** Default {@link BITFINEX_REST_URL}. */
@@ -79,7 +80,7 @@ export class BitfinexRestSource extends MarketSourceBase {
   private loop: Promise<void> | undefined;
 
   constructor(options: BitfinexRestSourceOptions) {
-    super();
+    super(options.logger);
     const symbols = validateSymbols(options.symbols, 'Bitfinex REST source');
     this.intervalMs = options.intervalMs ?? 5_000;
     requirePositive('intervalMs', this.intervalMs);

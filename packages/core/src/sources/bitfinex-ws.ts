@@ -30,6 +30,7 @@ import {
   resolveBackoff,
   rollingWindowWait,
   validateSymbols,
+  type SourceLogOptions,
 } from './source';
 
 /** Bitfinex's public WebSocket v2 endpoint. */
@@ -51,7 +52,7 @@ const ALREADY_SUBSCRIBED = 10301;
 const SUBSCRIBE_FAILURES = new Set([10000, 10001, 10020, 10300, 10302, 10305]);
 
 /** Options of {@link createBitfinexWsSource}. */
-export interface BitfinexWsSourceOptions {
+export interface BitfinexWsSourceOptions extends SourceLogOptions {
   /** Trading pairs, `t` + uppercase (e.g. `['tBTCUSD', 'tTESTBTC:TESTUSD']`). Funding symbols (`f…`) are refused: their frames have another layout. */
   symbols: readonly string[];
   /** Channels to subscribe per symbol. Default `['ticker', 'trades']`. */
@@ -175,7 +176,7 @@ export class BitfinexWsSource extends MarketSourceBase {
   private startWaiter: { resolve: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
 
   constructor(options: BitfinexWsSourceOptions) {
-    super();
+    super(options.logger);
     const symbols = tradingSymbols(options.symbols);
     const channels = options.channels ?? ['ticker', 'trades'];
     if (

@@ -5,6 +5,7 @@ export type {
   MarketEvent,
   MarketSource,
   SourceError,
+  SourceLogOptions,
   SourceStats,
   SourceStatus,
   Unsubscribe,

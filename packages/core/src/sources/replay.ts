@@ -14,10 +14,11 @@ import {
   sleep,
   tickerProblem,
   tradeProblem,
+  type SourceLogOptions,
 } from './source';
 
 /** Options of {@link createReplaySource}. */
-export interface ReplaySourceOptions {
+export interface ReplaySourceOptions extends SourceLogOptions {
   /** The recording: an array, any iterable, or an async iterable such as {@link loadRecording}. Each event is validated. */
   events: Iterable<MarketEvent> | AsyncIterable<MarketEvent>;
   /** Playback speed: 1 = real time, 10 = ten times faster, `'max'` = as fast as possible. Default 1. */
@@ -74,7 +75,7 @@ export class ReplaySource extends MarketSourceBase {
   private playback: Promise<void> | undefined;
 
   constructor(options: ReplaySourceOptions) {
-    super();
+    super(options.logger);
     const events = options.events as unknown;
     if (
       events === null ||

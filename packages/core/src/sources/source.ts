@@ -1,5 +1,7 @@
 // Sources / contract: the one interface every market-data source implements (events, status, stats, errors, backoff).
 import { ConfigError, FeedMessageError, KandleError } from '../errors';
+import { errorLogFields, type KandleLogger, silentLogger } from '../logger';
+import { backoffMs } from '../retry';
 import type { Ticker, Trade } from '../schema/types.generated';
 
 /** One market-data event: a ticker snapshot or an executed trade. */
@@ -172,7 +174,7 @@ export function resolveBackoff(
 
 /** Internal: delay before retry number `attempt` (0-based). */
 export function backoffDelay(backoff: Backoff, attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(backoff.maxDelayMs, backoff.initialDelayMs * backoff.factor ** attempt);
+  const base = backoffMs(attempt, backoff.initialDelayMs, backoff.maxDelayMs, backoff.factor);
   return Math.round(base * (1 - backoff.jitter * random()));
 }
 
@@ -282,7 +284,17 @@ interface IteratorQueue {
   done: boolean;
 }
 
-// Unhandled errors still need to be visible somewhere, but a flood of malformed frames must not flood stderr.
+/** The option every source takes: where its errors go while nobody listens. */
+export interface SourceLogOptions {
+  /**
+   * Receives the source's errors while no `onError` listener is registered, at most one per 10 s:
+   * `logger.warn({ err, code, retriable }, message)`. Every error is counted in `stats()` either way.
+   * Default: silent (see docs/logging.md).
+   */
+  logger?: KandleLogger;
+}
+
+// Unhandled errors still need to be visible somewhere, but a flood of malformed frames must not flood the log.
 const UNHANDLED_WARNING_INTERVAL_MS = 10_000;
 
 /**
@@ -308,6 +320,9 @@ export abstract class MarketSourceBase implements MarketSource {
   private readonly statusListeners = new Set<(status: SourceStatus) => void>();
   private readonly queues = new Set<IteratorQueue>();
   private lastUnhandledWarning = Number.NEGATIVE_INFINITY;
+
+  /** @param logger - Where errors go while no `onError` listener is registered ({@link SourceLogOptions}). */
+  constructor(private readonly logger: KandleLogger = silentLogger) {}
 
   /** Name used in warnings, e.g. `bitfinex-ws`. */
   protected abstract readonly sourceName: string;
@@ -393,11 +408,9 @@ export abstract class MarketSourceBase implements MarketSource {
       const now = Date.now();
       if (now - this.lastUnhandledWarning >= UNHANDLED_WARNING_INTERVAL_MS) {
         this.lastUnhandledWarning = now;
-        process.emitWarning(
-          `[kandle ${this.sourceName}] ${error.message} (register onError to handle; see stats() for counts)`,
-          {
-            code: error.code,
-          },
+        this.logger.warn(
+          errorLogFields(error),
+          `[${this.sourceName}] ${error.message} (register onError to handle; see stats() for counts)`,
         );
       }
       return;

@@ -1,7 +1,14 @@
 // Sources / synthetic: a seeded geometric-Brownian-motion market that emits realistic tickers and trades offline.
 import type { Ticker, Trade } from '../schema/types.generated';
 import { type HistoryOptions, type ResolvedHistory, resolveHistory, yieldToEventLoop } from './history';
-import { configError, type MarketEvent, MarketSourceBase, requirePositive, validateSymbols } from './source';
+import {
+  configError,
+  type MarketEvent,
+  MarketSourceBase,
+  requirePositive,
+  type SourceLogOptions,
+  validateSymbols,
+} from './source';
 
 /** The most popular Bitfinex USD pairs; the default symbol set of the synthetic source and the fake server. */
 export const TOP_SYMBOLS = [
@@ -73,7 +80,7 @@ export function generateSyntheticEvents(options: GenerateSyntheticOptions): Mark
 }
 
 /** Options of {@link createSyntheticSource}. */
-export interface SyntheticSourceOptions extends SyntheticOptions {
+export interface SyntheticSourceOptions extends SyntheticOptions, SourceLogOptions {
   /** Stop (status `ended`) after this many events (history included). Default: run until `stop()`. */
   maxEvents?: number;
   /**
@@ -112,7 +119,7 @@ export class SyntheticSource extends MarketSourceBase {
 
   /** @param market - internal: continue an existing simulated market (the fake server's fixtures) instead of a new one. */
   constructor(options: SyntheticSourceOptions, market?: SyntheticMarket) {
-    super();
+    super(options.logger);
     this.options = options;
     this.market = market;
     this.maxEvents = options.maxEvents ?? Number.POSITIVE_INFINITY;

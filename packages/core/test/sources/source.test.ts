@@ -67,20 +67,22 @@ describe('MarketSourceBase', () => {
     expect(errors[0]?.message).toContain('boom');
   });
 
-  it('counts malformed messages and warns (rate-limited) when nobody listens for errors', async () => {
-    const source = new ManualSource();
-    const warnings: string[] = [];
-    const onWarning = (w: Error): void => {
-      warnings.push(w.message);
-    };
-    process.on('warning', onWarning);
-    source.fail(new FeedMessageError('bad', [1]));
+  it('counts malformed messages and logs them (rate-limited) when nobody listens for errors', () => {
+    const warnings: Array<[Record<string, unknown>, string | undefined]> = [];
+    const ignore = () => undefined;
+    const source = new ManualSource({
+      debug: ignore,
+      info: ignore,
+      error: ignore,
+      warn: (obj, msg) => warnings.push([obj, msg]),
+    });
+    const first = new FeedMessageError('bad', [1]);
+    source.fail(first);
     source.fail(new FeedMessageError('bad again', [2]));
-    await new Promise((resolve) => setImmediate(resolve));
-    process.off('warning', onWarning);
     expect(source.stats()).toMatchObject({ malformed: 2, errors: 2 });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain('[kandle manual]');
+    expect(warnings[0]?.[0]).toEqual({ err: first, code: 'FEED_MESSAGE_INVALID', retriable: false });
+    expect(warnings[0]?.[1]).toContain('[manual] malformed feed message: bad');
   });
 
   it('iterators buffer from the moment iteration starts and finish when the source stops', async () => {

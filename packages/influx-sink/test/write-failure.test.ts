@@ -1,54 +1,10 @@
+// Write failure: classifying a failed write (retryable, Retry-After, body) and the lines a refusal blames.
 import { describe, expect, it } from 'vitest';
-import {
-  backoffWindowMs,
-  classifyWriteError,
-  fullJitterDelayMs,
-  offendingLineIndexes,
-  parseRetryAfterMs,
-} from '../src/retry';
-
-const policy = { baseDelayMs: 100, maxDelayMs: 1000 };
+import { classifyWriteError, offendingLineIndexes } from '../src/write-failure';
 
 function httpError(statusCode: number, body = '', headers: Record<string, string> = {}) {
   return Object.assign(new Error(`status ${statusCode}`), { name: 'HttpError', statusCode, body, headers });
 }
-
-describe('backoff', () => {
-  it('doubles the window per attempt up to the cap', () => {
-    expect([1, 2, 3, 4, 5, 6, 50, 5000].map((n) => backoffWindowMs(n, policy))).toEqual([
-      100, 200, 400, 800, 1000, 1000, 1000, 1000,
-    ]);
-  });
-
-  it('draws a full-jitter delay uniformly from [0, window)', () => {
-    expect(fullJitterDelayMs(3, policy, () => 0)).toBe(0);
-    expect(fullJitterDelayMs(3, policy, () => 0.5)).toBe(200);
-    expect(fullJitterDelayMs(3, policy, () => 0.999999)).toBe(399);
-    const samples = Array.from({ length: 2000 }, () => fullJitterDelayMs(4, policy));
-    expect(Math.min(...samples)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...samples)).toBeLessThan(800);
-    // Full jitter spreads over the whole window, not just its top.
-    expect(samples.filter((d) => d < 400).length).toBeGreaterThan(700);
-    expect(samples.filter((d) => d >= 400).length).toBeGreaterThan(700);
-  });
-});
-
-describe('parseRetryAfterMs', () => {
-  it('reads delta-seconds and HTTP dates', () => {
-    const now = Date.UTC(2024, 0, 1, 12, 0, 0);
-    expect(parseRetryAfterMs('3', now)).toBe(3000);
-    expect(parseRetryAfterMs('0.5', now)).toBe(500);
-    expect(parseRetryAfterMs('Mon, 01 Jan 2024 12:00:07 GMT', now)).toBe(7000);
-    expect(parseRetryAfterMs('Mon, 01 Jan 2024 11:00:00 GMT', now)).toBe(0);
-    expect(parseRetryAfterMs(['2'], now)).toBe(2000);
-  });
-
-  it('ignores missing or unreadable values', () => {
-    expect(parseRetryAfterMs(undefined)).toBeUndefined();
-    expect(parseRetryAfterMs('')).toBeUndefined();
-    expect(parseRetryAfterMs('soon')).toBeUndefined();
-  });
-});
 
 describe('classifyWriteError', () => {
   it.each([

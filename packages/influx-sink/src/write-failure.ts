@@ -1,33 +1,5 @@
-// Retry policy: decides whether a failed write is retried, how long to wait, and which lines the server refused.
-
-/** The backoff windows: window n (1-based) is `min(maxDelayMs, baseDelayMs · 2^(n-1))`. */
-export interface BackoffPolicy {
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-/** Upper bound of the wait before retry number `attempt` (1-based). */
-export function backoffWindowMs(attempt: number, policy: BackoffPolicy): number {
-  // 2^(attempt-1) overflows to Infinity for huge attempts, which min() then caps: no special case needed.
-  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-}
-
-/**
- * "Full jitter" backoff: a uniform wait in `[0, window)`. Spreading retries over the whole window keeps many
- * sinks that failed together from hammering a recovering server in lockstep.
- */
-export function fullJitterDelayMs(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  return Math.floor(random() * backoffWindowMs(attempt, policy));
-}
-
-/** Milliseconds a `Retry-After` header asks for (delta-seconds or HTTP date), or undefined when absent or unreadable. */
-export function parseRetryAfterMs(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
-  const raw = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!raw) return undefined;
-  if (/^\d+(\.\d+)?$/.test(raw)) return Math.round(Number(raw) * 1000);
-  const date = Date.parse(raw);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
+// Write failure: whether a failed write is worth retrying, what wait the server asked for, and which lines it refused.
+import { parseRetryAfterMs } from '@kandle/core';
 
 /** What the sink does about one failed write request. */
 export interface WriteFailure {

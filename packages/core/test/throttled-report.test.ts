@@ -1,6 +1,6 @@
-// The consumer's warning throttle: the first of a kind at once, then one per period with how many were held back.
+// Throttled report: the first of a kind at once, then one per period with how many were held back.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ThrottledReport } from '../src/consumer/throttled-report';
+import { ThrottledReport } from '../src/throttled-report';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -24,5 +24,24 @@ describe('ThrottledReport', () => {
     expect(seen.at(-1)).toEqual(['Local: Unknown partition', 9]);
     throttle.report(unknownPartition);
     expect(seen).toHaveLength(3);
+  });
+
+  it('throttles by the key keyOf gives: one key for every value', () => {
+    vi.useFakeTimers({ now: 0 });
+    const seen: Array<[string, number]> = [];
+    const throttle = new ThrottledReport<string>(
+      10_000,
+      (m, repeated) => seen.push([m, repeated]),
+      () => 'all',
+    );
+    throttle.report('produce failed: a');
+    throttle.report('produce failed: b');
+    throttle.report('produce failed: c');
+    vi.setSystemTime(10_000);
+    throttle.report('produce failed: d');
+    expect(seen).toEqual([
+      ['produce failed: a', 0],
+      ['produce failed: d', 2],
+    ]);
   });
 });
