@@ -279,6 +279,31 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+/**
+ * Throws unless every one of `ports` is free on 127.0.0.1. A fixed port already taken (another stack, in another
+ * clone) would otherwise look like a started JVM: the readiness check connects to whoever listens there, while the
+ * new JVM fails to bind and exits, and the caller is handed somebody else's brokers.
+ */
+export async function assertPortsFree(ports: readonly number[], what: string, hint: string): Promise<void> {
+  const taken: number[] = [];
+  for (const port of ports) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (!free) taken.push(port);
+  }
+  if (taken.length > 0)
+    throw new KandleError(
+      'LOCAL_STACK_FAILED',
+      `${what}: port ${taken.join(', ')} on 127.0.0.1 already in use; ${hint}`,
+      {
+        details: { ports: taken },
+      },
+    );
+}
+
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port`. */
 export async function waitForPort(
   port: number,

@@ -4,7 +4,17 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, KandleError } from '@kandle/core';
-import { classpathOf, ensureMavenLibs, freePorts, isAlive, sleep, spawnJava, stopProcess, waitForPort } from './jvm';
+import {
+  assertPortsFree,
+  classpathOf,
+  ensureMavenLibs,
+  freePorts,
+  isAlive,
+  sleep,
+  spawnJava,
+  stopProcess,
+  waitForPort,
+} from './jvm';
 
 /** The Apache Kafka release the local cluster runs. */
 export const KAFKA_VERSION = '4.4.0';
@@ -125,10 +135,16 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   mkdirSync(join(dir, 'logs'), { recursive: true });
 
   const classpath = ensureKafkaJars();
-  const ports =
-    options.basePort && options.basePort > 0
-      ? Array.from({ length: 3 * brokerCount + 1 }, (_, i) => (options.basePort as number) + i)
-      : await freePorts(3 * brokerCount + 1);
+  const fixedPorts = options.basePort !== undefined && options.basePort > 0;
+  const ports = fixedPorts
+    ? Array.from({ length: 3 * brokerCount + 1 }, (_, i) => (options.basePort as number) + i)
+    : await freePorts(3 * brokerCount + 1);
+  if (fixedPorts)
+    await assertPortsFree(
+      ports,
+      `Kafka cluster on base port ${options.basePort}`,
+      'stop the stack using them (`npm run stack:down` in its checkout) or choose another base port (KANDLE_KAFKA_BASE_PORT)',
+    );
   const controllerPort = ports[2 * brokerCount] as number;
   const clusterId = newClusterId();
   const voters = `1000@127.0.0.1:${controllerPort}`;

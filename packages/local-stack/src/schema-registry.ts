@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConfigError, KandleError, RegistryUnreachableError } from '@kandle/core';
 import { REGISTRY_MIN_JAVA } from './java.mjs';
-import { cacheRoot, freePorts, isAlive, resolveJava, sleep, startJava } from './jvm';
+import { assertPortsFree, cacheRoot, freePorts, isAlive, resolveJava, sleep, startJava } from './jvm';
 
 /** The Apicurio Registry release that is run; its Maven Central `-all.tar.gz` is the ready-built Quarkus app. */
 export const APICURIO_REGISTRY_VERSION = '3.3.3';
@@ -143,6 +143,12 @@ export async function startSchemaRegistry(options: SchemaRegistryOptions = {}): 
   const java = options.java ?? process.env.KANDLE_REGISTRY_JAVA ?? resolveJava(REGISTRY_MIN_JAVA).java;
   const [freeHttp, managementPort] = await freePorts(2);
   const port = options.port || (freeHttp as number);
+  if (options.port)
+    await assertPortsFree(
+      [port],
+      'schema registry',
+      'stop whatever serves it (another stack: `npm run stack:down` in its checkout) or choose another port (KANDLE_REGISTRY_PORT)',
+    );
   const logDir = options.logDir ?? defaultLogDir();
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `registry-${port}.log`);
