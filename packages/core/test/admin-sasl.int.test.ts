@@ -54,25 +54,16 @@ describe('admin requests over SASL', () => {
     const admin = await createKafkaAdmin(connection(user.password));
     try {
       const topic = uniqueName('sasl-topic');
-      expect(
-        await admin.ensureTopic({
-          name: topic,
-          partitions: 3,
-          replicationFactor: 1,
-          minInsyncReplicas: 1,
-          configs: { 'retention.ms': '3600000' },
-        }),
-      ).toBe('created');
+      const spec = {
+        name: topic,
+        partitions: 3,
+        replicationFactor: 1,
+        minInsyncReplicas: 1,
+        configs: { 'retention.ms': '3600000' },
+      };
+      expect(await admin.ensureTopic(spec)).toBe('created');
       // The existing topic is validated through DescribeConfigs.
-      expect(
-        await admin.ensureTopic({
-          name: topic,
-          partitions: 3,
-          replicationFactor: 1,
-          minInsyncReplicas: 1,
-          configs: { 'retention.ms': '3600000' },
-        }),
-      ).toBe('exists');
+      expect(await admin.ensureTopic(spec)).toBe('exists');
       expect(await admin.minInsyncReplicas(topic)).toBe(1);
       const group = uniqueName('sasl-group');
       expect(await admin.describeGroup(group)).toEqual({ groupId: group, state: 'Dead', protocol: '', members: [] });
