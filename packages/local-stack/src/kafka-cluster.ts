@@ -166,49 +166,22 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
     const id = i + 1;
     const port = ports[i] as number;
     const internalPort = ports[brokerCount + i] as number;
-    const sasl = options.saslUser;
-    const saslPort = sasl ? (ports[2 * brokerCount + 1 + i] as number) : undefined;
-    const listeners = `INTERNAL://127.0.0.1:${internalPort},LOCAL://127.0.0.1:${port}${sasl ? `,SASL://127.0.0.1:${saslPort}` : ''}`;
-    writeProperties(join(dir, `broker-${id}.properties`), {
-      'process.roles': 'broker',
-      'node.id': String(id),
-      'controller.quorum.voters': voters,
-      'controller.listener.names': 'CONTROLLER',
-      // INTERNAL carries replication between brokers; LOCAL is what clients on this machine bootstrap from.
-      listeners,
-      'advertised.listeners': listeners,
-      'inter.broker.listener.name': 'INTERNAL',
-      'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,LOCAL:PLAINTEXT${sasl ? ',SASL:SASL_PLAINTEXT' : ''}`,
-      ...(sasl
-        ? {
-            'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
-            'listener.name.sasl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${sasl.username}="${sasl.password}";`,
-            // SCRAM credentials live in the cluster metadata: written when the controller's storage is formatted.
-            'listener.name.sasl.scram-sha-256.sasl.jaas.config':
-              'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-            'listener.name.sasl.scram-sha-512.sasl.jaas.config':
-              'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-          }
-        : {}),
-      'log.dirs': join(dir, 'data', `broker-${id}`),
-      'num.partitions': String(partitions),
-      'default.replication.factor': String(replicationFactor),
-      'min.insync.replicas': String(minIsr),
-      'offsets.topic.replication.factor': String(replicationFactor),
-      'offsets.topic.num.partitions': '6',
-      'transaction.state.log.replication.factor': String(replicationFactor),
-      'transaction.state.log.min.isr': String(minIsr),
-      'share.coordinator.state.topic.replication.factor': String(replicationFactor),
-      'share.coordinator.state.topic.min.isr': String(minIsr),
-      'group.initial.rebalance.delay.ms': '0',
-      'auto.create.topics.enable': 'false',
-      // A crashed broker leaves the ISR after this long; short so failover tests stay quick.
-      'replica.lag.time.max.ms': '10000',
-      'broker.session.timeout.ms': '6000',
-      'broker.heartbeat.interval.ms': '1000',
-      'log.segment.bytes': String(16 * 1024 * 1024),
-      'log.retention.ms': String(options.retentionMs ?? -1),
-    });
+    const saslPort = options.saslUser ? (ports[2 * brokerCount + 1 + i] as number) : undefined;
+    writeProperties(
+      join(dir, `broker-${id}.properties`),
+      brokerProperties({
+        id,
+        port,
+        internalPort,
+        saslPort,
+        voters,
+        dir,
+        partitions,
+        replicationFactor,
+        minIsr,
+        options,
+      }),
+    );
     brokers.push({
       id,
       port,
@@ -263,6 +236,64 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
     throw e;
   }
   return attachKafkaCluster(dir);
+}
+
+/** The properties of broker `id`: its listeners (SASL when asked), replication defaults and quick failover. */
+function brokerProperties(b: {
+  id: number;
+  port: number;
+  internalPort: number;
+  saslPort: number | undefined;
+  voters: string;
+  dir: string;
+  partitions: number;
+  replicationFactor: number;
+  minIsr: number;
+  options: KafkaClusterOptions;
+}): Record<string, string> {
+  const { id, port, internalPort, saslPort, voters, dir, partitions, replicationFactor, minIsr, options } = b;
+  const sasl = options.saslUser;
+  const listeners = `INTERNAL://127.0.0.1:${internalPort},LOCAL://127.0.0.1:${port}${sasl ? `,SASL://127.0.0.1:${saslPort}` : ''}`;
+  return {
+    'process.roles': 'broker',
+    'node.id': String(id),
+    'controller.quorum.voters': voters,
+    'controller.listener.names': 'CONTROLLER',
+    // INTERNAL carries replication between brokers; LOCAL is what clients on this machine bootstrap from.
+    listeners,
+    'advertised.listeners': listeners,
+    'inter.broker.listener.name': 'INTERNAL',
+    'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,LOCAL:PLAINTEXT${sasl ? ',SASL:SASL_PLAINTEXT' : ''}`,
+    ...(sasl
+      ? {
+          'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+          'listener.name.sasl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${sasl.username}="${sasl.password}";`,
+          // SCRAM credentials live in the cluster metadata: written when the controller's storage is formatted.
+          'listener.name.sasl.scram-sha-256.sasl.jaas.config':
+            'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+          'listener.name.sasl.scram-sha-512.sasl.jaas.config':
+            'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+        }
+      : {}),
+    'log.dirs': join(dir, 'data', `broker-${id}`),
+    'num.partitions': String(partitions),
+    'default.replication.factor': String(replicationFactor),
+    'min.insync.replicas': String(minIsr),
+    'offsets.topic.replication.factor': String(replicationFactor),
+    'offsets.topic.num.partitions': '6',
+    'transaction.state.log.replication.factor': String(replicationFactor),
+    'transaction.state.log.min.isr': String(minIsr),
+    'share.coordinator.state.topic.replication.factor': String(replicationFactor),
+    'share.coordinator.state.topic.min.isr': String(minIsr),
+    'group.initial.rebalance.delay.ms': '0',
+    'auto.create.topics.enable': 'false',
+    // A crashed broker leaves the ISR after this long; short so failover tests stay quick.
+    'replica.lag.time.max.ms': '10000',
+    'broker.session.timeout.ms': '6000',
+    'broker.heartbeat.interval.ms': '1000',
+    'log.segment.bytes': String(16 * 1024 * 1024),
+    'log.retention.ms': String(options.retentionMs ?? -1),
+  };
 }
 
 /**
