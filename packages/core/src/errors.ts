@@ -8,6 +8,7 @@ export type KandleErrorCode =
   | 'CONFIG_INVALID'
   | 'NATIVE_CLIENT_UNAVAILABLE'
   | 'BROKER_UNREACHABLE'
+  | 'AUTHENTICATION_FAILED'
   | 'TOPIC_CREATE_FAILED'
   | 'CLIENT_CLOSED'
   | 'ASSIGNMENT_TIMEOUT'
@@ -107,6 +108,20 @@ export class BrokerUnreachableError extends KandleError {
       cause,
       details: { brokers, timeoutMs },
     });
+  }
+}
+
+/**
+ * A broker answered but refused the credentials (SASL). Retrying with the same ones cannot help; the message names the
+ * user and mechanism, never the password.
+ */
+export class AuthenticationError extends KandleError {
+  constructor(brokers: string, mechanism: string, username: string, cause?: unknown) {
+    super(
+      'AUTHENTICATION_FAILED',
+      `the Kafka brokers at ${brokers} refused SASL ${mechanism} authentication as "${username}": check the user and password`,
+      { cause, details: { brokers, mechanism, username }, retriable: false },
+    );
   }
 }
 

@@ -6,6 +6,7 @@
  */
 export {
   AssignmentError,
+  AuthenticationError,
   BrokerUnreachableError,
   ConfigError,
   DeliveryError,

@@ -1,8 +1,16 @@
 // Admin over SASL: a real broker with a SASL_PLAINTEXT listener (PLAIN, SCRAM); a wrong password is a typed, non-retriable error, the right one works.
 import { type KafkaCluster, startKafkaCluster } from '@kandle/local-stack';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PureAdmin } from '../src/admin/groups';
-import { createKafkaAdmin, GroupRequestError, KandleError, type KafkaConnection } from '../src/index';
+import {
+  AuthenticationError,
+  createCandleConsumer,
+  createCryptoProducer,
+  createKafkaAdmin,
+  GroupRequestError,
+  KandleError,
+  type KafkaConnection,
+} from '../src/index';
 import { uniqueName } from '../../../test/support/cluster';
 
 const user = { username: 'kandle-admin', password: 'right-horse-battery' };
@@ -106,4 +114,42 @@ describe('admin requests over SASL', () => {
       expect(unhandled).toEqual([]);
     },
   );
+});
+
+describe('librdkafka clients over SASL: the error mapper on a real authentication failure', () => {
+  // librdkafka reports a refused password as "broker transport failure" after the whole connect timeout; kandle asks
+  // the broker again from JS and says what went wrong.
+  const wrong = (): KafkaConnection => ({ ...connection('wrong-password'), connectTimeoutMs: 5000 });
+  const expectRefused = (error: unknown) => {
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect(error).toMatchObject({
+      code: 'AUTHENTICATION_FAILED',
+      retriable: false,
+      details: { mechanism: 'PLAIN', username: user.username },
+    });
+    expect(String((error as Error).message)).not.toContain('wrong-password');
+  };
+
+  it('createKafkaAdmin, createCryptoProducer and createCandleConsumer fail with AuthenticationError', async () => {
+    const registry = { url: inject('schemaRegistryUrl') };
+    const topics = { tickers: uniqueName('sasl-tickers'), trades: uniqueName('sasl-trades') };
+    expectRefused(await createKafkaAdmin(wrong()).catch((e: unknown) => e));
+    expectRefused(await createCryptoProducer({ connection: wrong(), registry, topics }).catch((e: unknown) => e));
+    expectRefused(
+      await createCandleConsumer({
+        connection: wrong(),
+        registry,
+        topics,
+        groupId: 'g',
+        onCandles: () => undefined,
+      }).catch((e: unknown) => e),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(unhandled).toEqual([]);
+  });
+
+  it('an unreachable SASL broker is still BROKER_UNREACHABLE, not an authentication failure', async () => {
+    const nobody: KafkaConnection = { ...wrong(), brokers: '127.0.0.1:1' };
+    expect(await createKafkaAdmin(nobody).catch((e: unknown) => e)).toMatchObject({ code: 'BROKER_UNREACHABLE' });
+  });
 });

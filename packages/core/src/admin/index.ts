@@ -1,4 +1,5 @@
 // Admin: creates and validates topics, and describes topics and groups for the dashboard and tests (a façade over its parts).
+import { connectFailure } from '../connect-native';
 import { type KafkaConnection, resolveKafkaConnection } from '../config';
 import { BrokerUnreachableError, KandleError } from '../errors';
 import { loadNativeClient } from '../rdkafka';
@@ -82,9 +83,9 @@ export async function createKafkaAdmin(connection: KafkaConnection = {}): Promis
     admin.listTopics({ timeout: resolved.connectTimeoutMs }),
     resolved.connectTimeoutMs + 1000,
     () => new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs),
-  ).catch((e) => {
+  ).catch(async (e) => {
     void admin.disconnect().catch(() => undefined);
-    throw e instanceof KandleError ? e : new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, e);
+    throw e instanceof KandleError && e.code !== 'BROKER_UNREACHABLE' ? e : await connectFailure(resolved, e);
   });
 
   // kandle's own wire client (pure JS) speaks what the native binding cannot do safely: group descriptions and

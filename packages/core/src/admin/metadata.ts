@@ -1,6 +1,7 @@
 // Admin / metadata: brokers, leaders, ISR and end offsets through a plain librdkafka handle, answered by any live broker.
+import { connectNative } from '../connect-native';
 import type { ResolvedKafkaConnection } from '../config';
-import { BrokerUnreachableError, GroupRequestError, KandleError, UnknownTopicError } from '../errors';
+import { GroupRequestError, KandleError, UnknownTopicError } from '../errors';
 import type { Producer } from '../rdkafka';
 import { loadNativeClient } from '../rdkafka';
 import { withTimeout } from '../retry';
@@ -108,17 +109,10 @@ export class ClusterMetadata {
 
   private connect(): Promise<Producer> {
     const { resolved } = this;
-    this.handle ??= loadNativeClient().then(
-      ({ RdKafka }) =>
-        new Promise<Producer>((resolve, reject) => {
-          const handle = new RdKafka.Producer({ ...resolved.rdkafka, log_level: 0 } as never);
-          handle.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
-            err
-              ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err))
-              : resolve(handle),
-          );
-        }),
-    );
+    this.handle ??= loadNativeClient().then(({ RdKafka }) => {
+      const handle = new RdKafka.Producer({ ...resolved.rdkafka, log_level: 0 } as never);
+      return connectNative(handle, resolved).then(() => handle);
+    });
     return this.handle;
   }
 

@@ -1,10 +1,11 @@
 // Consumer / checkpoint: open candles and stream clocks ↔ a compacted changelog topic per input topic, co-partitioned with it (restore on takeover, tombstones on close).
+import { connectNative } from '../connect-native';
 import type { KafkaAdmin } from '../admin';
 import type { TopicPartition } from '../assignors/types';
 import type { CandleAggregatorCheckpoint, OpenCandleState, StreamClock } from '../candles/aggregator';
 import type { CandleSource } from '../candles/types';
 import type { RdkafkaSettings, ResolvedKafkaConnection } from '../config';
-import { BrokerUnreachableError, isFatalClientError, KandleError, kandleErrorFrom, UnknownTopicError } from '../errors';
+import { isFatalClientError, KandleError, kandleErrorFrom, UnknownTopicError } from '../errors';
 import { type KafkaConsumer, loadNativeClient, type Message } from '../rdkafka';
 import type { PartitionEntry } from './ledger';
 import { backoffMs, sleep } from '../retry';
@@ -180,11 +181,7 @@ async function connectReader(
     } as never,
     {} as never,
   );
-  await new Promise<void>((resolve, reject) =>
-    reader.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
-      err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(),
-    ),
-  );
+  await connectNative(reader, resolved);
   reader.setDefaultConsumeTimeout(200);
   return reader;
 }

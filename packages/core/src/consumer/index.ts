@@ -1,15 +1,10 @@
 // Consumer: the façade of createCandleConsumer (Kafka records → candles, committing only what was handled); the steps live in the files beside it.
+import { connectNative } from '../connect-native';
 import { createKafkaAdmin, type KafkaAdmin } from '../admin';
 import { createLiveAssignment } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
 import { type KafkaConnection, type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
-import {
-  BrokerUnreachableError,
-  KandleError,
-  kandleErrorFrom,
-  RegistryUnreachableError,
-  UnknownTopicError,
-} from '../errors';
+import { KandleError, kandleErrorFrom, RegistryUnreachableError, UnknownTopicError } from '../errors';
 import { logWarning, withWarningCallback } from '../logger';
 import { parseRdkafkaStats } from '../metrics';
 import { type KafkaConsumer, loadNativeClient } from '../rdkafka';
@@ -328,11 +323,7 @@ async function connectConsumer(
       options.onMetrics?.({ lag: parsed.lag, brokers: parsed.brokers });
     });
   }
-  await new Promise<void>((resolve, reject) =>
-    consumer.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
-      err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(),
-    ),
-  );
+  await connectNative(consumer, resolved);
   consumer.setDefaultConsumeTimeout(100);
   // Return a batch as soon as one record is there instead of waiting up to 100 ms to fill it: at low rates the
   // wait was pure tick → candle latency; at high rates batches fill from the prefetched queue anyway.

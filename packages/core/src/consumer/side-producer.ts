@@ -1,6 +1,7 @@
 // Consumer / side producer: the idempotent acks=all producer that writes the consumer's own records (dead letters, checkpoints).
+import { connectNative } from '../connect-native';
 import type { ResolvedKafkaConnection, RdkafkaSettings } from '../config';
-import { BrokerUnreachableError, isFatalClientError } from '../errors';
+import { isFatalClientError } from '../errors';
 import { loadNativeClient, type Producer } from '../rdkafka';
 
 /** One record to write; `partition: null` lets librdkafka choose. */
@@ -82,11 +83,7 @@ export async function connectProducer(
     ...settings,
     ...userSettings,
   } as never);
-  await new Promise<void>((resolve, reject) =>
-    producer.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
-      err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(),
-    ),
-  );
+  await connectNative(producer, resolved);
   producer.setPollInterval(50);
   producer.on('delivery-report', (err, report) => {
     const done = report.opaque as ((e?: unknown) => void) | undefined;

@@ -1,7 +1,8 @@
 // Producer: market events → Avro (Confluent framing) → Kafka with acks=all, idempotence and Java-compatible keys.
+import { connectNative } from '../connect-native';
 import { createKafkaAdmin, type KafkaAdmin } from '../admin';
 import { type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
-import { BrokerUnreachableError, ConfigError, KandleError, kandleErrorFrom } from '../errors';
+import { ConfigError, KandleError, kandleErrorFrom } from '../errors';
 import { type KandleLogger, logWarning } from '../logger';
 import { parseRdkafkaStats } from '../metrics';
 import { loadNativeClient, type Producer } from '../rdkafka';
@@ -153,11 +154,7 @@ async function connectProducer(
       options.onMetrics?.(deliveries.metrics());
     });
   }
-  await new Promise<void>((resolve, reject) => {
-    producer.connect({ timeout: resolved.connectTimeoutMs }, (err) =>
-      err ? reject(new BrokerUnreachableError(resolved.brokers, resolved.connectTimeoutMs, err)) : resolve(),
-    );
-  });
+  await connectNative(producer, resolved);
   // Delivery reports are served by this poll: its period is the floor of the measured send latency.
   producer.setPollInterval(5);
   return producer;
