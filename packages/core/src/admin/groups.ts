@@ -166,14 +166,22 @@ export class PureAdmin {
    */
   async topicConfigs(topic: string, names: string[]): Promise<Map<string, string>> {
     try {
-      const described = await retryRetriable(
-        () => this.bounded('describe configs', this.client().any(describeConfigs, { topic, names })),
+      // The resource's own error is checked inside the retried call: a topic created a moment ago is
+      // UNKNOWN_TOPIC_OR_PARTITION (retriable) on a broker whose metadata has not caught up yet.
+      const resource = await retryRetriable(
+        async () => {
+          const described = await this.bounded(
+            'describe configs',
+            this.client().any(describeConfigs, { topic, names }),
+          );
+          const found = described.find((r) => r.name === topic);
+          if (!found) throw new KafkaProtocolError(3, `DescribeConfigs for ${topic}`, 'the topic is not in the answer');
+          throwIfError(found.errorCode, `DescribeConfigs for ${topic}`, found.errorMessage);
+          return found;
+        },
         isRetriable,
         { budgetMs: GROUP_REQUEST_BUDGET_MS },
       );
-      const resource = described.find((r) => r.name === topic);
-      if (!resource) throw new KafkaProtocolError(3, `DescribeConfigs for ${topic}`, 'the topic is not in the answer');
-      throwIfError(resource.errorCode, `DescribeConfigs for ${topic}`, resource.errorMessage);
       return new Map(resource.configs.flatMap((c) => (c.value === null ? [] : [[c.name, c.value] as const])));
     } catch (e) {
       throw kandleErrorFrom('ADMIN_REQUEST_FAILED', `describe configs of ${topic}`, e, {

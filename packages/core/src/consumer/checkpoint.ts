@@ -157,7 +157,8 @@ export async function ensureTopicLike(
 /** The topic was just created and a broker does not know it yet: retriable. */
 function unknownYet(e: unknown): boolean {
   return (
-    e instanceof UnknownTopicError || /does not host this topic|unknown topic/i.test(String((e as Error)?.message))
+    e instanceof UnknownTopicError ||
+    /does not host this topic|unknown topic|UNKNOWN_TOPIC_OR_PARTITION/i.test(String((e as Error)?.message))
   );
 }
 
