@@ -141,6 +141,18 @@ export async function run(options: GroupStrategiesOptions): Promise<GroupStrateg
   );
 }
 
+/**
+ * Every member, started at once. If one fails, those that started are closed before the error is thrown: their
+ * clients would otherwise keep the process (and its stack) alive, and the example would hang instead of exiting.
+ */
+async function startAll(starting: Array<Promise<CandleConsumer>>): Promise<CandleConsumer[]> {
+  const settled = await Promise.allSettled(starting);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<CandleConsumer>).value);
+  await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.close() : undefined)));
+  throw failed.reason;
+}
+
 async function runStrategy(input: {
   options: ExampleOptions;
   admin: KafkaAdmin;
@@ -155,7 +167,7 @@ async function runStrategy(input: {
   const everyPartition = [topics.tickers, topics.trades].flatMap((topic) =>
     Array.from({ length: partitionsPerTopic }, (_, partition) => ({ topic, partition })),
   );
-  const consumers = await Promise.all(
+  const consumers = await startAll(
     clients.map((clientId) =>
       createCandleConsumer({
         connection: { brokers: options.brokers },
