@@ -52,7 +52,9 @@ export function cpuFigures(cpu, records, elapsedMs) {
 const log = (message) => process.send?.({ log: message });
 
 let producer = null;
-let records = null;
+/** The producer's records for all its rounds, and how many each round sends. */
+let stream = null;
+let roundSize = 0;
 let soak = null;
 
 /** GC pauses seen by this process since the last `take()`, from perf_hooks 'gc' entries. */
@@ -78,21 +80,28 @@ export function watchGc() {
 }
 
 const commands = {
-  /** Builds the producer, warms it up (JIT) on its own topic with `warmupRecords`, then builds the measured one. */
-  async 'producer:init'({ kind, config, warmupTopic, warmupRecords, count, symbols }) {
-    records = makeTickers(count, { symbols });
+  /**
+   * Builds the producer, warms it up (JIT) on its own topic with `warmupRecords`, then builds the measured one.
+   * Each round sends the next `count` records of one continuous stream: a round that replayed the first one's event
+   * times would hand the consumers a topic whose later rounds are all late data (corrections), not a live feed.
+   */
+  async 'producer:init'({ kind, config, warmupTopic, warmupRecords, count, rounds, symbols }) {
+    stream = makeTickers(count * rounds, { symbols });
+    roundSize = count;
     const { make } = PRODUCERS[kind];
     const warm = await make({ ...config, topic: warmupTopic });
-    const warmup = records.slice(0, warmupRecords);
+    const warmup = stream.slice(0, warmupRecords);
     warm.prepare?.(warmup);
     await warm.sendAll(warmup, config.inFlight, new Float64Array(warmup.length));
     await warm.close();
     producer = await make(config);
-    producer.prepare?.(records);
     return { ready: true };
   },
   /** One timed run of every record: rate, per-record delivery latency, CPU and memory of this process. */
-  async 'producer:run'({ inFlight }) {
+  async 'producer:run'({ inFlight, round }) {
+    const records = stream.slice(round * roundSize, (round + 1) * roundSize);
+    // Before the clock: the raw client encodes its records here, outside the measured work.
+    producer.prepare?.(records);
     const latencies = new Float64Array(records.length);
     const stopMemory = sampleMemory();
     const cpuBefore = process.cpuUsage();

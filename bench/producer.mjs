@@ -55,6 +55,7 @@ export async function benchProducers(
         warmupTopic,
         warmupRecords: Math.min(count, Math.max(2_000, Math.floor(count / 4))),
         count,
+        rounds,
         symbols,
       });
       log(`  ${variant}: ${PRODUCERS[name].label} ready (child ${children[name].pid}, warmed up)`);
@@ -63,7 +64,7 @@ export async function benchProducers(
       const order = balancedOrder(names, round - 1);
       orders.push(order);
       for (const name of order) {
-        const run = await children[name].call('producer:run', { inFlight });
+        const run = await children[name].call('producer:run', { inFlight, round: round - 1 });
         results[name].push(run);
         log(`  ${variant} round ${round} ${PRODUCERS[name].label}: ${fmt(run)}`);
       }

@@ -64,23 +64,39 @@ export async function runBatchStep(messages: Message[], deps: BatchStepDeps): Pr
   const latest = new Map<string, CandleUpdate>();
   const positions = new Map<PartitionEntry, number>();
   const keep = (entry: PartitionEntry, update: CandleUpdate) => {
-    ledger.noteUpdate(entry, update);
-    const key = `${entry.topic}|${entry.partition}|${candleKey(update.candle)}`;
+    const id = candleKey(update.candle);
+    ledger.noteUpdate(entry, update, id);
+    const key = `${entry.topic}|${entry.partition}|${id}`;
     if (latest.get(key)?.kind !== 'closed' || update.kind === 'correction') latest.set(key, update);
   };
   // Partitions rewound in this batch: their later records are read again after the pause.
   const rewound = new Set<PartitionEntry>();
+  // A poll returns runs of one partition's records (one fetch response each): the lookups by topic and partition are
+  // done once per run, not per record. Reset after every await, in case anything moved meanwhile.
+  let runTopic: string | undefined;
+  let runPartition = -1;
+  let entry: PartitionEntry | undefined;
+  let decoder: Decoder | undefined;
   for (const message of messages) {
-    const entry = ledger.get(message.topic, message.partition);
-    const decoder = deps.decoders.get(message.topic);
+    if (message.partition !== runPartition || message.topic !== runTopic) {
+      runTopic = message.topic;
+      runPartition = message.partition;
+      entry = ledger.get(message.topic, message.partition);
+      decoder = deps.decoders.get(message.topic);
+    }
     // Revoked meanwhile: its new owner reads it from the committed offset.
-    if (!entry || !decoder || rewound.has(entry)) continue;
+    if (!entry || !decoder || (rewound.size > 0 && rewound.has(entry))) continue;
     stats.records++;
-    let value: Ticker | Trade;
+    let value: Ticker | Trade | undefined;
     try {
       const payload = message.value as Buffer;
-      value = decoder.decodeCached(payload) ?? (await decoder.decode(payload));
+      value = decoder.decodeCached(payload);
+      if (value === undefined) {
+        runTopic = undefined;
+        value = await decoder.decode(payload);
+      }
     } catch (e) {
+      runTopic = undefined;
       if (e instanceof RegistryUnreachableError) {
         // Not the record's fault: read it again after a pause.
         deps.warn(e);

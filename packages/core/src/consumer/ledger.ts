@@ -95,10 +95,10 @@ export class Ledger {
       .sort((a, b) => a.start - b.start || a.symbol.localeCompare(b.symbol));
   }
 
-  /** Notes a changed candle for the next checkpoint write. */
-  noteUpdate(entry: PartitionEntry, update: CandleUpdate): void {
+  /** Notes a changed candle for the next checkpoint write (`key`: its changelog key, when the caller has it). */
+  noteUpdate(entry: PartitionEntry, update: CandleUpdate, key: string = candleKey(update.candle)): void {
     // Corrections change closed candles, which a checkpoint does not hold.
-    if (update.kind !== 'correction') entry.dirty.set(candleKey(update.candle), update.candle);
+    if (update.kind !== 'correction') entry.dirty.set(key, update.candle);
   }
 
   /** The batch's updates were handled: its records count as processed (for partitions still owned). */
