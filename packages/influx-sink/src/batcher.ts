@@ -35,9 +35,9 @@ export class WriteTicket {
     this.resolveIfDone();
   }
 
-  /** An entry carrying this ticket was accepted by the server. */
-  ack(): void {
-    this.remaining--;
+  /** `count` entries carrying this ticket were accepted by the server. */
+  ack(count: number): void {
+    this.remaining -= count;
     this.resolveIfDone();
   }
 
@@ -58,7 +58,9 @@ export class WriteTicket {
 
 /** A point waiting to be sent (or in flight), with every write waiting for it. */
 export interface PendingEntry {
-  key: string;
+  /** Measurement and tag set, escaped: with the timestamp, the identity the server stores the point under. */
+  series: string;
+  timestamp: number;
   line: string;
   /** The write that buffered the point. */
   ticket: WriteTicket;
@@ -75,10 +77,6 @@ function forEachTicket(entry: PendingEntry, visit: (ticket: WriteTicket) => void
   if (entry.laterTickets) for (const ticket of entry.laterTickets) visit(ticket);
 }
 
-function ackTicket(ticket: WriteTicket): void {
-  ticket.ack();
-}
-
 interface QueuedWrite {
   points: readonly LinePoint[];
   next: number;
@@ -86,11 +84,21 @@ interface QueuedWrite {
 }
 
 /**
+ * Buffered entries by series, then timestamp: a series with one buffered point holds the entry itself, one with
+ * more a Map by timestamp. Looking a point up needs no key string built per point, and a series with a stable string
+ * (see `SeriesPrefixes`) has its hash computed once.
+ */
+type SeriesSlot = PendingEntry | Map<number, PendingEntry>;
+
+/**
  * Holds at most `maxPendingPoints` entries (buffered + in flight). Writes are admitted strictly in call order,
  * so a later update of a series always replaces an earlier one, never the reverse.
  */
 export class PointBuffer {
-  private readonly buffered = new Map<string, PendingEntry>();
+  private readonly index = new Map<string, SeriesSlot>();
+  /** Buffered entries, oldest first, from `head` on (the ones before it were taken; compacted now and then). */
+  private order: PendingEntry[] = [];
+  private head = 0;
   private readonly queue: QueuedWrite[] = [];
   private readonly liveTickets = new Set<WriteTicket>();
   private inFlight = 0;
@@ -102,12 +110,12 @@ export class PointBuffer {
 
   /** Entries in the buffer, not yet taken into a batch. */
   get bufferedCount(): number {
-    return this.buffered.size;
+    return this.order.length - this.head;
   }
 
   /** Entries buffered or in flight: the quantity `maxPendingPoints` bounds. */
   get pendingCount(): number {
-    return this.buffered.size + this.inFlight;
+    return this.bufferedCount + this.inFlight;
   }
 
   /** Points of writes held back by the bound, not yet in the buffer. */
@@ -136,7 +144,7 @@ export class PointBuffer {
       const head = this.queue[0] as QueuedWrite;
       while (head.next < head.points.length) {
         const point = head.points[head.next] as LinePoint;
-        const existing = this.buffered.get(point.key);
+        const existing = this.find(point.series, point.timestamp);
         if (existing) {
           // Same series and timestamp: the server would overwrite it anyway, so only the newest line is kept.
           existing.line = point.line;
@@ -147,8 +155,9 @@ export class PointBuffer {
           }
           this.coalesced++;
         } else if (this.pendingCount < this.maxPendingPoints) {
-          this.buffered.set(point.key, {
-            key: point.key,
+          this.add({
+            series: point.series,
+            timestamp: point.timestamp,
             line: point.line,
             ticket: head.ticket,
             laterTickets: undefined,
@@ -169,12 +178,18 @@ export class PointBuffer {
 
   /** Removes up to `max` of the oldest buffered entries and counts them as in flight. */
   take(max: number): PendingEntry[] {
-    const batch: PendingEntry[] = [];
-    for (const entry of this.buffered.values()) {
-      if (batch.length >= max) break;
-      batch.push(entry);
+    const end = Math.min(this.order.length, this.head + max);
+    const batch = this.order.slice(this.head, end);
+    this.head = end;
+    if (this.head === this.order.length) {
+      this.order = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.order.length) {
+      // Drop the taken prefix now and then: shifting it off at every take would copy the whole backlog each time.
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
-    for (const entry of batch) this.buffered.delete(entry.key);
+    for (const entry of batch) this.remove(entry);
     this.inFlight += batch.length;
     return batch;
   }
@@ -182,7 +197,23 @@ export class PointBuffer {
   /** The server accepted `entries`. */
   ack(entries: readonly PendingEntry[]): void {
     this.inFlight -= entries.length;
-    for (const entry of entries) forEachTicket(entry, ackTicket);
+    // Consecutive entries of one write are acked at once, in the same order as one by one (writers settle in order).
+    let run: WriteTicket | undefined;
+    let count = 0;
+    for (const entry of entries) {
+      if (entry.ticket !== run || entry.laterTickets) {
+        if (count > 0) run?.ack(count);
+        run = entry.ticket;
+        count = 0;
+      }
+      count++;
+      if (entry.laterTickets) {
+        run.ack(count);
+        count = 0;
+        for (const ticket of entry.laterTickets) ticket.ack(1);
+      }
+    }
+    if (count > 0) run?.ack(count);
   }
 
   /** `entries` can never be made durable. */
@@ -193,8 +224,10 @@ export class PointBuffer {
 
   /** Fails everything buffered or queued (used when closing gives up); in-flight entries are left to their batch. */
   failUnsent(error: unknown): number {
-    const entries = [...this.buffered.values()];
-    this.buffered.clear();
+    const entries = this.order.slice(this.head);
+    this.order = [];
+    this.head = 0;
+    this.index.clear();
     for (const entry of entries) forEachTicket(entry, (ticket) => ticket.fail(error));
     let points = entries.length;
     for (const queued of this.queue.splice(0)) {
@@ -203,5 +236,36 @@ export class PointBuffer {
     }
     this.waiting = 0;
     return points;
+  }
+
+  private find(series: string, timestamp: number): PendingEntry | undefined {
+    const slot = this.index.get(series);
+    if (slot === undefined || slot instanceof Map) return slot?.get(timestamp);
+    return slot.timestamp === timestamp ? slot : undefined;
+  }
+
+  private add(entry: PendingEntry): void {
+    this.order.push(entry);
+    const slot = this.index.get(entry.series);
+    if (slot === undefined) this.index.set(entry.series, entry);
+    else if (slot instanceof Map) slot.set(entry.timestamp, entry);
+    else
+      this.index.set(
+        entry.series,
+        new Map([
+          [slot.timestamp, slot],
+          [entry.timestamp, entry],
+        ]),
+      );
+  }
+
+  private remove(entry: PendingEntry): void {
+    const slot = this.index.get(entry.series);
+    if (slot === entry) {
+      this.index.delete(entry.series);
+    } else if (slot instanceof Map) {
+      slot.delete(entry.timestamp);
+      if (slot.size === 0) this.index.delete(entry.series);
+    }
   }
 }

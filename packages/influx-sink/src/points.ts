@@ -1,11 +1,16 @@
-// Points: turns candles, tickers and trades into InfluxDB line protocol with a series key for coalescing.
+// Points: turns candles, tickers and trades into InfluxDB line protocol with the series and timestamp coalescing goes by.
 import type { Candle, Ticker, Trade } from '@kandle/core';
 import { SinkWriteError } from './errors';
 
-/** One line of line protocol plus the identity InfluxDB deduplicates on (measurement, tag set, timestamp). */
+/**
+ * One line of line protocol plus the identity InfluxDB deduplicates on: points with equal `series` and `timestamp`
+ * overwrite each other on the server, so only the last one needs sending.
+ */
 export interface LinePoint {
-  /** Equal keys overwrite each other on the server, so only the last one needs sending. */
-  key: string;
+  /** Measurement and tag set exactly as the server reads them (escaped). */
+  series: string;
+  /** Unix ms. */
+  timestamp: number;
   line: string;
 }
 
@@ -13,7 +18,7 @@ export interface LinePoint {
  * `<candles>,interval=…,source=…,symbol=… close=…,count=…i,high=…,low=…,open=…,volume=… <start ms>`.
  * The candle start is the timestamp, so every update of one bucket lands on the same point.
  */
-export function candleToPoint(candle: Candle, measurement: string): LinePoint {
+export function candleToPoint(candle: Candle, measurement: string, cache?: SeriesCache): LinePoint {
   requireTag('symbol', candle.symbol, measurement);
   requireTag('interval', candle.interval, measurement);
   requireTag('source', candle.source, measurement);
@@ -21,8 +26,9 @@ export function candleToPoint(candle: Candle, measurement: string): LinePoint {
   requireCount(candle.count, measurement, candle.symbol);
   const symbol = candle.symbol;
   requireFloats(candle, CANDLE_FLOATS, measurement, symbol);
-  // Tags and fields in the order of their keys, as the client's Point sorts them (test/points-render.test.ts).
-  const series = `${escapeMeasurement(measurement)},interval=${escapeTag(candle.interval)},source=${escapeTag(candle.source)},symbol=${escapeTag(symbol)}`;
+  const series = cache
+    ? cache.get(measurement, candle.interval, candle.source, symbol, candleSeries)
+    : candleSeries(measurement, candle.interval, candle.source, symbol);
   return point(
     series,
     `close=${candle.close},count=${candle.count}i,high=${candle.high},low=${candle.low},open=${candle.open},volume=${candle.volume}`,
@@ -34,14 +40,15 @@ export function candleToPoint(candle: Candle, measurement: string): LinePoint {
  * `<tickers>,symbol=… ask=…,ask_size=…,bid=…,bid_size=…,close_price=…,daily_change=…,daily_change_relative=…,high=…,last_price=…,low=…,volume=… <eventTime ms>`.
  * `close_price` repeats `last_price` so candle queries written for the original kafka-python project's schema work on raw tickers.
  */
-export function tickerToPoint(ticker: Ticker, measurement: string): LinePoint {
+export function tickerToPoint(ticker: Ticker, measurement: string, cache?: SeriesCache): LinePoint {
   requireTag('symbol', ticker.symbol, measurement);
   const timestamp = requireTimestamp('eventTime', ticker.eventTime, measurement, ticker.symbol);
   const symbol = ticker.symbol;
   requireFloats(ticker, TICKER_FLOATS, measurement, symbol);
   const t = ticker;
+  const series = cache ? cache.get(measurement, symbol, '', '', tickerSeries) : tickerSeries(measurement, symbol);
   return point(
-    `${escapeMeasurement(measurement)},symbol=${escapeTag(symbol)}`,
+    series,
     `ask=${t.ask},ask_size=${t.askSize},bid=${t.bid},bid_size=${t.bidSize},close_price=${t.lastPrice},daily_change=${t.dailyChange}` +
       `,daily_change_relative=${t.dailyChangeRelative},high=${t.high},last_price=${t.lastPrice},low=${t.low},volume=${t.volume}`,
     timestamp,
@@ -66,13 +73,62 @@ export function tradeToPoint(trade: Trade, measurement: string): LinePoint {
   );
 }
 
+// Tags and fields in the order of their keys, as the client's Point sorts them (test/points-render.test.ts).
+function candleSeries(measurement: string, interval: string, source: string, symbol: string): string {
+  return `${escapeMeasurement(measurement)},interval=${escapeTag(interval)},source=${escapeTag(source)},symbol=${escapeTag(symbol)}`;
+}
+
+function tickerSeries(measurement: string, symbol: string): string {
+  return `${escapeMeasurement(measurement)},symbol=${escapeTag(symbol)}`;
+}
+
+/** How many series a {@link SeriesCache} holds before it starts over (bounds memory if tag values never repeat). */
+const SERIES_CACHE_LIMIT = 100_000;
+
 /**
- * `<series> <fields> <timestamp>`. The key is the line without its fields: the series exactly as the server reads it
- * (measurement and tag set, escaped) plus the timestamp, so two points share a key exactly when the server would
- * store them on the same point.
+ * Escaped series strings by their raw measurement and tag values. Building and escaping a series once instead of per
+ * point saves the work, and handing out the same string object lets the buffer's index hash it once rather than per
+ * point. Trades are not cached: their trade id tag makes every series new.
  */
+export class SeriesCache {
+  private readonly byMeasurement = new Map<string, Map<string, Map<string, Map<string, string>>>>();
+  private size = 0;
+
+  /** The series of `measurement` tagged `a`, `b`, `c` (in a fixed order per record kind), rendered the first time. */
+  get(
+    measurement: string,
+    a: string,
+    b: string,
+    c: string,
+    render: (measurement: string, a: string, b: string, c: string) => string,
+  ): string {
+    if (this.size >= SERIES_CACHE_LIMIT) {
+      this.byMeasurement.clear();
+      this.size = 0;
+    }
+    const byC = level(level(level(this.byMeasurement, measurement), a), b);
+    let series = byC.get(c);
+    if (series === undefined) {
+      series = render(measurement, a, b, c);
+      byC.set(c, series);
+      this.size++;
+    }
+    return series;
+  }
+}
+
+function level<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let next = map.get(key);
+  if (next === undefined) {
+    next = new Map();
+    map.set(key, next);
+  }
+  return next;
+}
+
+/** `<series> <fields> <timestamp>`. */
 function point(series: string, fields: string, timestamp: number): LinePoint {
-  return { key: `${series} ${timestamp}`, line: `${series} ${fields} ${timestamp}` };
+  return { series, timestamp, line: `${series} ${fields} ${timestamp}` };
 }
 
 // Line protocol escaping exactly as the client's `escape.measurement` / `escape.tag` do it (backslash before each

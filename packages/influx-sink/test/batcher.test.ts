@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PointBuffer } from '../src/batcher';
 import type { LinePoint } from '../src/points';
 
-const p = (key: string, line = `${key}-line`): LinePoint => ({ key, line });
+const p = (series: string, line = `${series}-line`, timestamp = 0): LinePoint => ({ series, timestamp, line });
 
 async function isSettled(promise: Promise<void>): Promise<boolean> {
   let settled = false;
@@ -35,6 +35,39 @@ describe('PointBuffer', () => {
     buffer.ack(batch.slice(1));
     expect(await isSettled(first.promise)).toBe(true);
     expect(buffer.pendingCount).toBe(0);
+  });
+
+  it('coalesces by series and timestamp together, also once a series holds several points', () => {
+    const buffer = new PointBuffer(100);
+    buffer.enqueue([p('a', 'a@1', 1), p('a', 'a@2', 2), p('b', 'b@1', 1), p('a', 'a@3', 3)]);
+    buffer.enqueue([p('a', 'a@2 again', 2), p('b', 'b@2', 2)]);
+    buffer.admit();
+    expect(buffer.coalesced).toBe(1);
+    expect(buffer.take(2).map((e) => e.line)).toEqual(['a@1', 'a@2 again']);
+    // a@1 and a@2 are in flight now: new versions of them are new points, a@3 is still merged into.
+    buffer.enqueue([p('a', 'a@1 new', 1), p('a', 'a@3 new', 3)]);
+    buffer.admit();
+    expect(buffer.coalesced).toBe(2);
+    expect(buffer.take(10).map((e) => e.line)).toEqual(['b@1', 'a@3 new', 'b@2', 'a@1 new']);
+    expect(buffer.bufferedCount).toBe(0);
+  });
+
+  it('settles the writers of an acked batch in the order their last points come in it', async () => {
+    const buffer = new PointBuffer(100);
+    const settled: string[] = [];
+    const track = (name: string, ticket: { promise: Promise<void> }) =>
+      ticket.promise.then(() => {
+        settled.push(name);
+      });
+    const w1 = buffer.enqueue([p('a'), p('b'), p('c')]);
+    const w2 = buffer.enqueue([p('a'), p('d')]);
+    const w3 = buffer.enqueue([p('e'), p('f')]);
+    buffer.admit();
+    const done = Promise.all([track('w1', w1), track('w2', w2), track('w3', w3)]);
+    buffer.ack(buffer.take(100));
+    await done;
+    expect(settled).toEqual(['w1', 'w2', 'w3']);
+    expect(buffer.openTickets()).toEqual([]);
   });
 
   it('does not coalesce with a point already in flight: the newer line is sent again', () => {

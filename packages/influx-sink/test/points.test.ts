@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { SinkWriteError } from '../src/errors';
-import { candleToPoint, tickerToPoint, tradeToPoint } from '../src/points';
+import { candleToPoint, type LinePoint, SeriesCache, tickerToPoint, tradeToPoint } from '../src/points';
 import { T0, candle, ticker, trade } from './support/fixtures';
+
+/** The identity the sink coalesces by: series and timestamp. */
+const keyOf = (point: LinePoint) => `${point.series} ${point.timestamp}`;
 
 describe('candleToPoint', () => {
   it('renders tags, OHLCV floats, an integer count and the candle start in ms', () => {
@@ -19,15 +22,15 @@ describe('candleToPoint', () => {
   it('gives every update of one bucket the same key, and other buckets or series other keys', () => {
     const a = candleToPoint(candle({ close: 1 }), 'candles');
     const b = candleToPoint(candle({ close: 2, count: 9 }), 'candles');
-    expect(a.key).toBe(b.key);
+    expect(keyOf(a)).toBe(keyOf(b));
     expect(a.line).not.toBe(b.line);
     const keys = new Set([
-      a.key,
-      candleToPoint(candle({ start: T0 + 60_000 }), 'candles').key,
-      candleToPoint(candle({ interval: '5m' }), 'candles').key,
-      candleToPoint(candle({ source: 'ticker' }), 'candles').key,
-      candleToPoint(candle({ symbol: 'tETHUSD' }), 'candles').key,
-      candleToPoint(candle(), 'other').key,
+      keyOf(a),
+      keyOf(candleToPoint(candle({ start: T0 + 60_000 }), 'candles')),
+      keyOf(candleToPoint(candle({ interval: '5m' }), 'candles')),
+      keyOf(candleToPoint(candle({ source: 'ticker' }), 'candles')),
+      keyOf(candleToPoint(candle({ symbol: 'tETHUSD' }), 'candles')),
+      keyOf(candleToPoint(candle(), 'other')),
     ]);
     expect(keys.size).toBe(6);
   });
@@ -41,6 +44,30 @@ describe('candleToPoint', () => {
   ])('refuses %s with a SinkWriteError', (_name, overrides, message) => {
     expect(() => candleToPoint(candle(overrides), 'candles')).toThrow(SinkWriteError);
     expect(() => candleToPoint(candle(overrides), 'candles')).toThrow(message);
+  });
+});
+
+describe('SeriesCache', () => {
+  it('renders the same lines as without it, handing out one string per series', () => {
+    const cache = new SeriesCache();
+    const first = candleToPoint(candle(), 'candles', cache);
+    const again = candleToPoint(candle({ close: 1 }), 'candles', cache);
+    expect(first.line).toBe(candleToPoint(candle(), 'candles').line);
+    expect(again.series).toBe(first.series);
+    const others = [
+      candleToPoint(candle({ interval: '5m' }), 'candles', cache),
+      candleToPoint(candle({ source: 'ticker' }), 'candles', cache),
+      candleToPoint(candle({ symbol: 'a b,c=d' }), 'candles', cache),
+      candleToPoint(candle(), 'other', cache),
+    ];
+    expect(others.map((point) => point.line)).toEqual([
+      candleToPoint(candle({ interval: '5m' }), 'candles').line,
+      candleToPoint(candle({ source: 'ticker' }), 'candles').line,
+      candleToPoint(candle({ symbol: 'a b,c=d' }), 'candles').line,
+      candleToPoint(candle(), 'other').line,
+    ]);
+    expect(new Set([first.series, ...others.map((point) => point.series)]).size).toBe(5);
+    expect(tickerToPoint(ticker(), 'tickers', cache).line).toBe(tickerToPoint(ticker(), 'tickers').line);
   });
 });
 
@@ -58,7 +85,7 @@ describe('tradeToPoint', () => {
     const a = tradeToPoint(trade({ id: 1 }), 'trades');
     const b = tradeToPoint(trade({ id: 2 }), 'trades');
     expect(a.line).toBe(`trades,symbol=tBTCUSD,trade_id=1 amount=-0.25,price=42001.5 ${T0 + 500}`);
-    expect(a.key).not.toBe(b.key);
+    expect(keyOf(a)).not.toBe(keyOf(b));
   });
 
   it('refuses a non-integer trade id', () => {
