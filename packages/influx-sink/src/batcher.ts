@@ -57,11 +57,7 @@ export class WriteTicket {
 }
 
 /** A point waiting to be sent (or in flight), with every write waiting for it. */
-export interface PendingEntry {
-  /** Measurement and tag set, escaped: with the timestamp, the identity the server stores the point under. */
-  series: string;
-  timestamp: number;
-  line: string;
+export interface PendingEntry extends LinePoint {
   /** The write that buffered the point. */
   ticket: WriteTicket;
   /** Later writes that coalesced into it; a per-point Set cost more than the rest of the sink's bookkeeping. */
@@ -146,8 +142,9 @@ export class PointBuffer {
         const point = head.points[head.next] as LinePoint;
         const existing = this.find(point.series, point.timestamp);
         if (existing) {
-          // Same series and timestamp: the server would overwrite it anyway, so only the newest line is kept.
-          existing.line = point.line;
+          // Same series and timestamp: the server would overwrite it anyway, so only the newest values are kept.
+          existing.values = point.values;
+          existing.layout = point.layout;
           if (!carries(existing, head.ticket)) {
             if (existing.laterTickets) existing.laterTickets.push(head.ticket);
             else existing.laterTickets = [head.ticket];
@@ -158,7 +155,8 @@ export class PointBuffer {
           this.add({
             series: point.series,
             timestamp: point.timestamp,
-            line: point.line,
+            values: point.values,
+            layout: point.layout,
             ticket: head.ticket,
             laterTickets: undefined,
           });

@@ -3,15 +3,49 @@ import type { Candle, Ticker, Trade } from '@kandle/core';
 import { SinkWriteError } from './errors';
 
 /**
- * One line of line protocol plus the identity InfluxDB deduplicates on: points with equal `series` and `timestamp`
- * overwrite each other on the server, so only the last one needs sending.
+ * One point, checked, with the identity InfluxDB deduplicates on: points with equal `series` and `timestamp`
+ * overwrite each other on the server, so only the last one needs sending. Its line is rendered only when its batch
+ * is sent ({@link renderLine}): a rendered line is a tree of some twenty string pieces, and a buffered point lives
+ * through young-generation collections that would copy every piece, while a copy of its field values is one array.
  */
 export interface LinePoint {
   /** Measurement and tag set exactly as the server reads them (escaped). */
   series: string;
   /** Unix ms. */
   timestamp: number;
-  line: string;
+  /** Field values, copied when the record was written, in the order of `layout`. */
+  values: readonly number[];
+  layout: FieldLayout;
+}
+
+/** What goes before each field value on the line: ` name=` for the first, `,name=` for the others, `i,` after an integer. */
+export type FieldLayout = readonly string[];
+
+const CANDLE_LAYOUT: FieldLayout = [' close=', ',count=', 'i,high=', ',low=', ',open=', ',volume='];
+const TICKER_LAYOUT: FieldLayout = [
+  ' ask=',
+  ',ask_size=',
+  ',bid=',
+  ',bid_size=',
+  ',close_price=',
+  ',daily_change=',
+  ',daily_change_relative=',
+  ',high=',
+  ',last_price=',
+  ',low=',
+  ',volume=',
+];
+const TRADE_LAYOUT: FieldLayout = [' amount=', ',price='];
+
+/**
+ * `<series> <fields> <timestamp>`. A checked float is written as the client writes it: JavaScript's shortest
+ * round-trip form, which is what string concatenation gives.
+ */
+export function renderLine(point: LinePoint): string {
+  const { layout, values } = point;
+  let line = point.series;
+  for (let i = 0; i < values.length; i++) line += (layout[i] as string) + (values[i] as number);
+  return `${line} ${point.timestamp}`;
 }
 
 /**
@@ -29,11 +63,8 @@ export function candleToPoint(candle: Candle, measurement: string, cache?: Serie
   const series = cache
     ? cache.get(measurement, candle.interval, candle.source, symbol, candleSeries)
     : candleSeries(measurement, candle.interval, candle.source, symbol);
-  return point(
-    series,
-    `close=${candle.close},count=${candle.count}i,high=${candle.high},low=${candle.low},open=${candle.open},volume=${candle.volume}`,
-    timestamp,
-  );
+  const values = [candle.close, candle.count, candle.high, candle.low, candle.open, candle.volume];
+  return { series, timestamp, values, layout: CANDLE_LAYOUT };
 }
 
 /**
@@ -47,12 +78,20 @@ export function tickerToPoint(ticker: Ticker, measurement: string, cache?: Serie
   requireFloats(ticker, TICKER_FLOATS, measurement, symbol);
   const t = ticker;
   const series = cache ? cache.get(measurement, symbol, '', '', tickerSeries) : tickerSeries(measurement, symbol);
-  return point(
-    series,
-    `ask=${t.ask},ask_size=${t.askSize},bid=${t.bid},bid_size=${t.bidSize},close_price=${t.lastPrice},daily_change=${t.dailyChange}` +
-      `,daily_change_relative=${t.dailyChangeRelative},high=${t.high},last_price=${t.lastPrice},low=${t.low},volume=${t.volume}`,
-    timestamp,
-  );
+  const values = [
+    t.ask,
+    t.askSize,
+    t.bid,
+    t.bidSize,
+    t.lastPrice,
+    t.dailyChange,
+    t.dailyChangeRelative,
+    t.high,
+    t.lastPrice,
+    t.low,
+    t.volume,
+  ];
+  return { series, timestamp, values, layout: TICKER_LAYOUT };
 }
 
 /**
@@ -66,11 +105,12 @@ export function tradeToPoint(trade: Trade, measurement: string): LinePoint {
   const timestamp = requireTimestamp('time', trade.time, measurement, trade.symbol);
   const tradeId = String(trade.id);
   requireFloats(trade, TRADE_FLOATS, measurement, trade.symbol);
-  return point(
-    `${escapeMeasurement(measurement)},symbol=${escapeTag(trade.symbol)},trade_id=${escapeTag(tradeId)}`,
-    `amount=${trade.amount},price=${trade.price}`,
+  return {
+    series: `${escapeMeasurement(measurement)},symbol=${escapeTag(trade.symbol)},trade_id=${escapeTag(tradeId)}`,
     timestamp,
-  );
+    values: [trade.amount, trade.price],
+    layout: TRADE_LAYOUT,
+  };
 }
 
 // Tags and fields in the order of their keys, as the client's Point sorts them (test/points-render.test.ts).
@@ -126,11 +166,6 @@ function level<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V>
   return next;
 }
 
-/** `<series> <fields> <timestamp>`. */
-function point(series: string, fields: string, timestamp: number): LinePoint {
-  return { series, timestamp, line: `${series} ${fields} ${timestamp}` };
-}
-
 // Line protocol escaping exactly as the client's `escape.measurement` / `escape.tag` do it (backslash before each
 // special character, newline/CR/tab as \n \r \t; backslashes themselves are left alone, as the client leaves them).
 const MEASUREMENT_SPECIAL = /[, \n\r\t]/;
@@ -154,8 +189,7 @@ function escapeChar(char: string): string {
 
 /**
  * The float fields of each record: the field name on the wire and the property it comes from, in the order the
- * client's Point checked them, so the first bad field is the one named. A checked float is written as the client
- * writes it: JavaScript's shortest round-trip form, which is what `${value}` gives.
+ * client's Point checked them, so the first bad field is the one named.
  */
 const CANDLE_FLOATS = [
   ['open', 'open'],

@@ -7,7 +7,7 @@ import { type CandleUpdate, errorLogFields, fullJitterMs, KandleError, type Tick
 import { SinkWriteError } from './errors';
 import { type PendingEntry, PointBuffer } from './batcher';
 import { type InfluxSinkOptions, type ResolvedSinkOptions, resolveSinkOptions } from './options';
-import { candleToPoint, type LinePoint, SeriesCache, tickerToPoint, tradeToPoint } from './points';
+import { candleToPoint, type LinePoint, renderLine, SeriesCache, tickerToPoint, tradeToPoint } from './points';
 import { classifyWriteError, offendingLineIndexes, type WriteFailure } from './write-failure';
 
 /** Counters of one sink since it was created. */
@@ -261,7 +261,7 @@ class BatchingInfluxSink implements InfluxSink {
             await this.sendBatch(remaining.slice(half));
             return;
           }
-          const lines = remaining.map((entry) => entry.line);
+          const lines = remaining.map(renderLine);
           const blamed = new Set(offendingLineIndexes(failure.body, lines));
           if (blamed.size > 0 && blamed.size < remaining.length) {
             // The server named the bad lines: fail those, resend the rest (re-sending already stored lines is harmless).
@@ -304,7 +304,7 @@ class BatchingInfluxSink implements InfluxSink {
   }
 
   private rejection(failure: WriteFailure, culprits: PendingEntry[], cause: unknown, retries: number): SinkWriteError {
-    const shown = culprits.slice(0, 5).map((entry) => truncate(this.scrub(entry.line)));
+    const shown = culprits.slice(0, 5).map((entry) => truncate(this.scrub(renderLine(entry))));
     return new SinkWriteError(
       `InfluxDB refused ${culprits.length === 1 ? 'a point' : `${culprits.length} points`} (${this.scrub(failure.message)}); first refused line: ${shown[0] ?? '?'}`,
       {
@@ -325,7 +325,7 @@ class BatchingInfluxSink implements InfluxSink {
     elapsedMs: number,
   ): SinkWriteError {
     return new SinkWriteError(
-      `InfluxDB write of ${entries.length} points still failing after ${retries} retries in ${elapsedMs} ms (${this.scrub(failure.message)}); first line: ${truncate(this.scrub(entries[0]?.line ?? ''))}`,
+      `InfluxDB write of ${entries.length} points still failing after ${retries} retries in ${elapsedMs} ms (${this.scrub(failure.message)}); first line: ${truncate(this.scrub(entries[0] ? renderLine(entries[0]) : ''))}`,
       {
         ...(failure.status === undefined ? {} : { status: failure.status }),
         retries,
@@ -426,13 +426,14 @@ function closingAgent(host: string, requestTimeoutMs: number): HttpAgent {
 }
 
 /**
- * One request body as the batch's lines: the client joins them with newlines into one flat string, cheaper than the
- * chain of a thousand concatenations it would otherwise flatten before encoding.
+ * One request body: the batch's lines rendered and joined into one flat string. The client's async `write` keeps its
+ * argument alive until the server answers, so it gets this one string rather than the array of a thousand lines,
+ * which then die young instead of being copied by every collection during the request.
  */
-function requestBody(entries: readonly PendingEntry[]): string[] {
+function requestBody(entries: readonly PendingEntry[]): string {
   const lines = new Array<string>(entries.length);
-  for (let i = 0; i < entries.length; i++) lines[i] = (entries[i] as PendingEntry).line;
-  return lines;
+  for (let i = 0; i < entries.length; i++) lines[i] = renderLine(entries[i] as PendingEntry);
+  return lines.join('\n');
 }
 
 function statusOf(error: SinkWriteError): { status?: number } {

@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { PointBuffer } from '../src/batcher';
-import type { LinePoint } from '../src/points';
+import { type LinePoint, renderLine } from '../src/points';
 
-const p = (series: string, line = `${series}-line`, timestamp = 0): LinePoint => ({ series, timestamp, line });
+// A point of `series` whose one field `v` tells its versions apart; `line` gives what the buffer would send for it.
+const p = (series: string, version = 0, timestamp = 0): LinePoint => ({
+  series,
+  timestamp,
+  values: [version],
+  layout: [' v='],
+});
+const line = (series: string, version: number, timestamp = 0) => `${series} v=${version} ${timestamp}`;
 
 async function isSettled(promise: Promise<void>): Promise<boolean> {
   let settled = false;
@@ -21,13 +28,13 @@ async function isSettled(promise: Promise<void>): Promise<boolean> {
 describe('PointBuffer', () => {
   it('keeps only the newest line per key and resolves every writer when that line is acked', async () => {
     const buffer = new PointBuffer(100);
-    const first = buffer.enqueue([p('a', 'a1'), p('b', 'b1')]);
-    const second = buffer.enqueue([p('a', 'a2'), p('a', 'a3')]);
+    const first = buffer.enqueue([p('a', 1), p('b', 1)]);
+    const second = buffer.enqueue([p('a', 2), p('a', 3)]);
     buffer.admit();
     expect(buffer.bufferedCount).toBe(2);
     expect(buffer.coalesced).toBe(2);
     const batch = buffer.take(10);
-    expect(batch.map((e) => e.line)).toEqual(['a3', 'b1']);
+    expect(batch.map(renderLine)).toEqual([line('a', 3), line('b', 1)]);
     expect(await isSettled(first.promise)).toBe(false);
     buffer.ack(batch.slice(0, 1));
     expect(await isSettled(second.promise)).toBe(true);
@@ -39,16 +46,21 @@ describe('PointBuffer', () => {
 
   it('coalesces by series and timestamp together, also once a series holds several points', () => {
     const buffer = new PointBuffer(100);
-    buffer.enqueue([p('a', 'a@1', 1), p('a', 'a@2', 2), p('b', 'b@1', 1), p('a', 'a@3', 3)]);
-    buffer.enqueue([p('a', 'a@2 again', 2), p('b', 'b@2', 2)]);
+    buffer.enqueue([p('a', 1, 1), p('a', 1, 2), p('b', 1, 1), p('a', 1, 3)]);
+    buffer.enqueue([p('a', 2, 2), p('b', 1, 2)]);
     buffer.admit();
     expect(buffer.coalesced).toBe(1);
-    expect(buffer.take(2).map((e) => e.line)).toEqual(['a@1', 'a@2 again']);
+    expect(buffer.take(2).map(renderLine)).toEqual([line('a', 1, 1), line('a', 2, 2)]);
     // a@1 and a@2 are in flight now: new versions of them are new points, a@3 is still merged into.
-    buffer.enqueue([p('a', 'a@1 new', 1), p('a', 'a@3 new', 3)]);
+    buffer.enqueue([p('a', 2, 1), p('a', 2, 3)]);
     buffer.admit();
     expect(buffer.coalesced).toBe(2);
-    expect(buffer.take(10).map((e) => e.line)).toEqual(['b@1', 'a@3 new', 'b@2', 'a@1 new']);
+    expect(buffer.take(10).map(renderLine)).toEqual([
+      line('b', 1, 1),
+      line('a', 2, 3),
+      line('b', 1, 2),
+      line('a', 2, 1),
+    ]);
     expect(buffer.bufferedCount).toBe(0);
   });
 
@@ -72,14 +84,14 @@ describe('PointBuffer', () => {
 
   it('does not coalesce with a point already in flight: the newer line is sent again', () => {
     const buffer = new PointBuffer(100);
-    buffer.enqueue([p('a', 'a1')]);
+    buffer.enqueue([p('a', 1)]);
     buffer.admit();
     const inFlight = buffer.take(10);
-    buffer.enqueue([p('a', 'a2')]);
+    buffer.enqueue([p('a', 2)]);
     buffer.admit();
     expect(buffer.pendingCount).toBe(2);
-    expect(buffer.take(10).map((e) => e.line)).toEqual(['a2']);
-    expect(inFlight.map((e) => e.line)).toEqual(['a1']);
+    expect(buffer.take(10).map(renderLine)).toEqual([line('a', 2)]);
+    expect(inFlight.map(renderLine)).toEqual([line('a', 1)]);
   });
 
   it('never holds more than maxPendingPoints and admits held-back writers in call order', async () => {
@@ -105,8 +117,8 @@ describe('PointBuffer', () => {
 
   it('a held-back point that matches a buffered key is merged even when the buffer is full', () => {
     const buffer = new PointBuffer(2);
-    buffer.enqueue([p('a', 'a1'), p('b', 'b1')]);
-    buffer.enqueue([p('b', 'b2')]);
+    buffer.enqueue([p('a', 1), p('b', 1)]);
+    buffer.enqueue([p('b', 2)]);
     expect(buffer.admit()).toBe(3);
     expect(buffer.pendingCount).toBe(2);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SinkWriteError } from '../src/errors';
-import { candleToPoint, type LinePoint, SeriesCache, tickerToPoint, tradeToPoint } from '../src/points';
+import { candleToPoint, type LinePoint, renderLine, SeriesCache, tickerToPoint, tradeToPoint } from '../src/points';
 import { T0, candle, ticker, trade } from './support/fixtures';
 
 /** The identity the sink coalesces by: series and timestamp. */
@@ -8,14 +8,14 @@ const keyOf = (point: LinePoint) => `${point.series} ${point.timestamp}`;
 
 describe('candleToPoint', () => {
   it('renders tags, OHLCV floats, an integer count and the candle start in ms', () => {
-    const { line } = candleToPoint(candle(), 'candles');
+    const line = renderLine(candleToPoint(candle(), 'candles'));
     expect(line).toBe(
       `candles,interval=1m,source=trade,symbol=tBTCUSD close=42005.75,count=3i,high=42010.25,low=41990.125,open=42000.5,volume=1.5 ${T0}`,
     );
   });
 
   it('escapes commas, spaces and equals signs in measurement and tag values', () => {
-    const { line } = candleToPoint(candle({ symbol: 'a b,c=d' }), 'my candles,v2');
+    const line = renderLine(candleToPoint(candle({ symbol: 'a b,c=d' }), 'my candles,v2'));
     expect(line.startsWith('my\\ candles\\,v2,interval=1m,source=trade,symbol=a\\ b\\,c\\=d ')).toBe(true);
   });
 
@@ -23,7 +23,7 @@ describe('candleToPoint', () => {
     const a = candleToPoint(candle({ close: 1 }), 'candles');
     const b = candleToPoint(candle({ close: 2, count: 9 }), 'candles');
     expect(keyOf(a)).toBe(keyOf(b));
-    expect(a.line).not.toBe(b.line);
+    expect(renderLine(a)).not.toBe(renderLine(b));
     const keys = new Set([
       keyOf(a),
       keyOf(candleToPoint(candle({ start: T0 + 60_000 }), 'candles')),
@@ -52,7 +52,7 @@ describe('SeriesCache', () => {
     const cache = new SeriesCache();
     const first = candleToPoint(candle(), 'candles', cache);
     const again = candleToPoint(candle({ close: 1 }), 'candles', cache);
-    expect(first.line).toBe(candleToPoint(candle(), 'candles').line);
+    expect(renderLine(first)).toBe(renderLine(candleToPoint(candle(), 'candles')));
     expect(again.series).toBe(first.series);
     const others = [
       candleToPoint(candle({ interval: '5m' }), 'candles', cache),
@@ -60,20 +60,20 @@ describe('SeriesCache', () => {
       candleToPoint(candle({ symbol: 'a b,c=d' }), 'candles', cache),
       candleToPoint(candle(), 'other', cache),
     ];
-    expect(others.map((point) => point.line)).toEqual([
-      candleToPoint(candle({ interval: '5m' }), 'candles').line,
-      candleToPoint(candle({ source: 'ticker' }), 'candles').line,
-      candleToPoint(candle({ symbol: 'a b,c=d' }), 'candles').line,
-      candleToPoint(candle(), 'other').line,
+    expect(others.map(renderLine)).toEqual([
+      renderLine(candleToPoint(candle({ interval: '5m' }), 'candles')),
+      renderLine(candleToPoint(candle({ source: 'ticker' }), 'candles')),
+      renderLine(candleToPoint(candle({ symbol: 'a b,c=d' }), 'candles')),
+      renderLine(candleToPoint(candle(), 'other')),
     ]);
     expect(new Set([first.series, ...others.map((point) => point.series)]).size).toBe(5);
-    expect(tickerToPoint(ticker(), 'tickers', cache).line).toBe(tickerToPoint(ticker(), 'tickers').line);
+    expect(renderLine(tickerToPoint(ticker(), 'tickers', cache))).toBe(renderLine(tickerToPoint(ticker(), 'tickers')));
   });
 });
 
 describe('tickerToPoint', () => {
   it('writes every ticker field in snake_case plus close_price = lastPrice, at the event time', () => {
-    const { line } = tickerToPoint(ticker(), 'tickers');
+    const line = renderLine(tickerToPoint(ticker(), 'tickers'));
     expect(line).toBe(
       `tickers,symbol=tETHUSD ask=2200.3,ask_size=8.25,bid=2200.1,bid_size=12.5,close_price=2200.2,daily_change=-15.5,daily_change_relative=-0.007,high=2250,last_price=2200.2,low=2150,volume=1234.5 ${T0 + 1234}`,
     );
@@ -84,7 +84,7 @@ describe('tradeToPoint', () => {
   it('tags the trade id so two trades in the same millisecond stay two points', () => {
     const a = tradeToPoint(trade({ id: 1 }), 'trades');
     const b = tradeToPoint(trade({ id: 2 }), 'trades');
-    expect(a.line).toBe(`trades,symbol=tBTCUSD,trade_id=1 amount=-0.25,price=42001.5 ${T0 + 500}`);
+    expect(renderLine(a)).toBe(`trades,symbol=tBTCUSD,trade_id=1 amount=-0.25,price=42001.5 ${T0 + 500}`);
     expect(keyOf(a)).not.toBe(keyOf(b));
   });
 
