@@ -86,6 +86,11 @@ interface QueuedWrite {
  */
 type SeriesSlot = PendingEntry | Map<number, PendingEntry>;
 
+function find(slot: SeriesSlot, timestamp: number): PendingEntry | undefined {
+  if (slot instanceof Map) return slot.get(timestamp);
+  return slot.timestamp === timestamp ? slot : undefined;
+}
+
 /**
  * Holds at most `maxPendingPoints` entries (buffered + in flight). Writes are admitted strictly in call order,
  * so a later update of a series always replaces an earlier one, never the reverse.
@@ -140,7 +145,8 @@ export class PointBuffer {
       const head = this.queue[0] as QueuedWrite;
       while (head.next < head.points.length) {
         const point = head.points[head.next] as LinePoint;
-        const existing = this.find(point.series, point.timestamp);
+        const slot = this.index.get(point.series);
+        const existing = slot === undefined ? undefined : find(slot, point.timestamp);
         if (existing) {
           // Same series and timestamp: the server would overwrite it anyway, so only the newest values are kept.
           existing.values = point.values;
@@ -152,7 +158,7 @@ export class PointBuffer {
           }
           this.coalesced++;
         } else if (this.pendingCount < this.maxPendingPoints) {
-          this.add({
+          this.add(slot, {
             series: point.series,
             timestamp: point.timestamp,
             values: point.values,
@@ -236,15 +242,9 @@ export class PointBuffer {
     return points;
   }
 
-  private find(series: string, timestamp: number): PendingEntry | undefined {
-    const slot = this.index.get(series);
-    if (slot === undefined || slot instanceof Map) return slot?.get(timestamp);
-    return slot.timestamp === timestamp ? slot : undefined;
-  }
-
-  private add(entry: PendingEntry): void {
+  /** Buffers `entry`, whose series had `slot` in the index (looked up once by the caller). */
+  private add(slot: SeriesSlot | undefined, entry: PendingEntry): void {
     this.order.push(entry);
-    const slot = this.index.get(entry.series);
     if (slot === undefined) this.index.set(entry.series, entry);
     else if (slot instanceof Map) slot.set(entry.timestamp, entry);
     else

@@ -1,6 +1,15 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SinkWriteError } from '../src/errors';
-import { candleToPoint, type LinePoint, renderLine, SeriesCache, tickerToPoint, tradeToPoint } from '../src/points';
+import {
+  candleToPoint,
+  type LinePoint,
+  renderLine,
+  SeriesCache,
+  tickerToPoint,
+  timestampText,
+  tradeToPoint,
+} from '../src/points';
 import { T0, candle, ticker, trade } from './support/fixtures';
 
 /** The identity the sink coalesces by: series and timestamp. */
@@ -68,6 +77,19 @@ describe('SeriesCache', () => {
     ]);
     expect(new Set([first.series, ...others.map((point) => point.series)]).size).toBe(5);
     expect(renderLine(tickerToPoint(ticker(), 'tickers', cache))).toBe(renderLine(tickerToPoint(ticker(), 'tickers')));
+  });
+});
+
+describe('timestampText', () => {
+  it('writes every non-negative safe integer as String does, around the split at a million and near 2^53', () => {
+    const edges = [0, 1, 999_999, 1_000_000, 2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, T0, T0 + 999_999];
+    for (let k = 9_007_199_254; k > 9_007_199_000; k--) edges.push(k * 1e6 - 1, k * 1e6, k * 1e6 + 1);
+    edges.push(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1);
+    const safe = edges.filter((ms) => ms <= Number.MAX_SAFE_INTEGER);
+    expect(safe.map(timestampText)).toEqual(safe.map(String));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (ms) => timestampText(ms) === String(ms)),
+    );
   });
 });
 
