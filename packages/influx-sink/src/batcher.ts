@@ -82,7 +82,7 @@ interface QueuedWrite {
 /**
  * Buffered entries by series, then timestamp: a series with one buffered point holds the entry itself, one with
  * more a Map by timestamp. Looking a point up needs no key string built per point, and a series with a stable string
- * (see `SeriesPrefixes`) has its hash computed once.
+ * (see `SeriesCache`) has its hash computed once.
  */
 type SeriesSlot = PendingEntry | Map<number, PendingEntry>;
 
@@ -188,8 +188,9 @@ export class PointBuffer {
     if (this.head === this.order.length) {
       this.order = [];
       this.head = 0;
-    } else if (this.head > 4096 && this.head * 2 > this.order.length) {
-      // Drop the taken prefix now and then: shifting it off at every take would copy the whole backlog each time.
+    } else if (this.head * 2 > this.order.length) {
+      // Drop the taken prefix once it is the larger part: it keeps entries alive after their ack, while shifting it
+      // off at every take would copy the whole backlog each time. Each entry is copied at most once this way.
       this.order = this.order.slice(this.head);
       this.head = 0;
     }

@@ -145,9 +145,9 @@ function tickerSeries(measurement: string, symbol: string): string {
 const SERIES_CACHE_LIMIT = 100_000;
 
 /**
- * Escaped series strings by their raw measurement and tag values. Building and escaping a series once instead of per
- * point saves the work, and handing out the same string object lets the buffer's index hash it once rather than per
- * point. Trades are not cached: their trade id tag makes every series new.
+ * Escaped series strings of one record kind by their raw measurement and tag values. Building and escaping a series
+ * once instead of per point saves the work, and handing out the same string object lets the buffer's index hash it
+ * once rather than per point. Trades are not cached: their trade id tag makes every series new.
  */
 export class SeriesCache {
   private readonly byMeasurement = new Map<string, Map<string, Map<string, Map<string, string>>>>();

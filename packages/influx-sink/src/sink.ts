@@ -70,7 +70,9 @@ class BatchingInfluxSink implements InfluxSink {
   private readonly client: InfluxDBClient;
   private readonly agent: HttpAgent;
   private readonly buffer: PointBuffer;
-  private readonly series = new SeriesCache();
+  // One cache per record kind: their tag lists differ, so their keys must never meet.
+  private readonly candleSeries = new SeriesCache();
+  private readonly tickerSeries = new SeriesCache();
   private readonly counters = { pointsWritten: 0, batchesWritten: 0, retries: 0, failedPoints: 0, failedBatches: 0 };
   private lastError: SinkStats['lastError'] = null;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -104,12 +106,12 @@ class BatchingInfluxSink implements InfluxSink {
 
   write(updates: readonly CandleUpdate[]): Promise<void> {
     const measurement = this.options.measurements.candles;
-    return this.enqueue(() => updates.map((update) => candleToPoint(update.candle, measurement, this.series)));
+    return this.enqueue(() => updates.map((update) => candleToPoint(update.candle, measurement, this.candleSeries)));
   }
 
   writeTickers(tickers: readonly Ticker[]): Promise<void> {
     const measurement = this.options.measurements.tickers;
-    return this.enqueue(() => tickers.map((ticker) => tickerToPoint(ticker, measurement, this.series)));
+    return this.enqueue(() => tickers.map((ticker) => tickerToPoint(ticker, measurement, this.tickerSeries)));
   }
 
   writeTrades(trades: readonly Trade[]): Promise<void> {

@@ -82,6 +82,21 @@ describe('PointBuffer', () => {
     expect(buffer.openTickets()).toEqual([]);
   });
 
+  it('hands out buffered points oldest first across many takes while more keep arriving', () => {
+    const buffer = new PointBuffer(1000);
+    const sent: string[] = [];
+    let next = 0;
+    for (let round = 0; round < 20; round++) {
+      buffer.enqueue(Array.from({ length: 7 }, () => p('s', 0, next++)));
+      buffer.admit();
+      const batch = buffer.take(5);
+      sent.push(...batch.map(renderLine));
+      buffer.ack(batch);
+    }
+    sent.push(...buffer.take(1000).map(renderLine));
+    expect(sent).toEqual(Array.from({ length: next }, (_, ts) => line('s', 0, ts)));
+  });
+
   it('does not coalesce with a point already in flight: the newer line is sent again', () => {
     const buffer = new PointBuffer(100);
     buffer.enqueue([p('a', 1)]);
