@@ -80,15 +80,27 @@ interface QueuedWrite {
 }
 
 /**
- * Buffered entries by series, then timestamp: a series with one buffered point holds the entry itself, one with
- * more a Map by timestamp. Looking a point up needs no key string built per point, and a series with a stable string
- * (see `SeriesCache`) has its hash computed once.
+ * The buffered entries of one series. Points of a series usually come in timestamp order, so they are kept in an
+ * array in that order, which is also the order they were buffered and will be taken in: a new point is appended, a
+ * taken one shifted off the front, no hashing per point. The first point older than the newest turns the series'
+ * slot into a Map by timestamp until it empties. An array slot is never empty.
  */
-type SeriesSlot = PendingEntry | Map<number, PendingEntry>;
+type SeriesSlot = PendingEntry[] | Map<number, PendingEntry>;
 
 function find(slot: SeriesSlot, timestamp: number): PendingEntry | undefined {
   if (slot instanceof Map) return slot.get(timestamp);
-  return slot.timestamp === timestamp ? slot : undefined;
+  const newest = slot[slot.length - 1] as PendingEntry;
+  if (newest.timestamp <= timestamp) return newest.timestamp === timestamp ? newest : undefined;
+  // Older than the newest: binary search for it.
+  let low = 0;
+  let high = slot.length - 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((slot[middle] as PendingEntry).timestamp < timestamp) low = middle + 1;
+    else high = middle;
+  }
+  const found = slot[low] as PendingEntry;
+  return found.timestamp === timestamp ? found : undefined;
 }
 
 /**
@@ -246,25 +258,34 @@ export class PointBuffer {
   /** Buffers `entry`, whose series had `slot` in the index (looked up once by the caller). */
   private add(slot: SeriesSlot | undefined, entry: PendingEntry): void {
     this.order.push(entry);
-    if (slot === undefined) this.index.set(entry.series, entry);
-    else if (slot instanceof Map) slot.set(entry.timestamp, entry);
-    else
-      this.index.set(
-        entry.series,
-        new Map([
-          [slot.timestamp, slot],
-          [entry.timestamp, entry],
-        ]),
-      );
+    if (slot === undefined) {
+      this.index.set(entry.series, [entry]);
+    } else if (slot instanceof Map) {
+      slot.set(entry.timestamp, entry);
+    } else if ((slot[slot.length - 1] as PendingEntry).timestamp < entry.timestamp) {
+      slot.push(entry);
+    } else {
+      // Out of timestamp order: inserting into the array could cost a copy of it per point, a Map never does.
+      const byTimestamp = new Map<number, PendingEntry>();
+      for (const buffered of slot) byTimestamp.set(buffered.timestamp, buffered);
+      this.index.set(entry.series, byTimestamp.set(entry.timestamp, entry));
+    }
   }
 
   private remove(entry: PendingEntry): void {
     const slot = this.index.get(entry.series);
-    if (slot === entry) {
-      this.index.delete(entry.series);
-    } else if (slot instanceof Map) {
+    if (slot === undefined) return;
+    if (slot instanceof Map) {
       slot.delete(entry.timestamp);
       if (slot.size === 0) this.index.delete(entry.series);
+      return;
     }
+    // Entries are taken in the order they were buffered, which is the array's order: this one is at the front.
+    if (slot[0] === entry) slot.shift();
+    else {
+      const at = slot.indexOf(entry);
+      if (at >= 0) slot.splice(at, 1);
+    }
+    if (slot.length === 0) this.index.delete(entry.series);
   }
 }

@@ -82,6 +82,23 @@ describe('PointBuffer', () => {
     expect(buffer.openTickets()).toEqual([]);
   });
 
+  it('coalesces points of a series written out of timestamp order, and sends them in the order they came', () => {
+    const buffer = new PointBuffer(100);
+    buffer.enqueue([p('r', 1, 5), p('r', 1, 4), p('r', 1, 3), p('r', 2, 4), p('r', 2, 5), p('r', 2, 3)]);
+    buffer.admit();
+    expect(buffer.coalesced).toBe(3);
+    expect(buffer.take(1).map(renderLine)).toEqual([line('r', 2, 5)]);
+    buffer.enqueue([p('r', 3, 3), p('r', 3, 5), p('r', 3, 6)]);
+    buffer.admit();
+    expect(buffer.coalesced).toBe(4);
+    expect(buffer.take(10).map(renderLine)).toEqual([
+      line('r', 2, 4),
+      line('r', 3, 3),
+      line('r', 3, 5),
+      line('r', 3, 6),
+    ]);
+  });
+
   it('hands out buffered points oldest first across many takes while more keep arriving', () => {
     const buffer = new PointBuffer(1000);
     const sent: string[] = [];
