@@ -1,7 +1,7 @@
 // Dashboard tests: the InfluxDB columns @kandle/influx-sink writes, read off its own point converters, per measurement.
 import type { Candle, Ticker, Trade } from '@kandle/core';
 import { SINK_DEFAULTS } from '@kandle/influx-sink';
-import { candleToPoint, tickerToPoint, tradeToPoint } from '../../packages/influx-sink/src/points';
+import { candleToPoint, renderLine, tickerToPoint, tradeToPoint } from '../../packages/influx-sink/src/points';
 
 export interface MeasurementColumns {
   tags: string[];
@@ -72,9 +72,9 @@ const trade: Trade = { id: 1, symbol: 'tBTCUSD', time: 1_704_067_200_000, amount
 export function sinkColumns(): Record<string, MeasurementColumns> {
   const { measurements } = SINK_DEFAULTS;
   const lines = [
-    candleToPoint(candle, measurements.candles).line,
-    tickerToPoint(ticker, measurements.tickers).line,
-    tradeToPoint(trade, measurements.trades).line,
+    renderLine(candleToPoint(candle, measurements.candles)),
+    renderLine(tickerToPoint(ticker, measurements.tickers)),
+    renderLine(tradeToPoint(trade, measurements.trades)),
   ];
   return Object.fromEntries(
     lines.map(parseLineProtocol).map(({ measurement, tags, fields }) => [measurement, { tags, fields }]),

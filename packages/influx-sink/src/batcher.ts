@@ -35,9 +35,9 @@ export class WriteTicket {
     this.resolveIfDone();
   }
 
-  /** An entry carrying this ticket was accepted by the server. */
-  ack(): void {
-    this.remaining--;
+  /** `count` entries carrying this ticket were accepted by the server. */
+  ack(count: number): void {
+    this.remaining -= count;
     this.resolveIfDone();
   }
 
@@ -57,9 +57,7 @@ export class WriteTicket {
 }
 
 /** A point waiting to be sent (or in flight), with every write waiting for it. */
-export interface PendingEntry {
-  key: string;
-  line: string;
+export interface PendingEntry extends LinePoint {
   /** The write that buffered the point. */
   ticket: WriteTicket;
   /** Later writes that coalesced into it; a per-point Set cost more than the rest of the sink's bookkeeping. */
@@ -75,10 +73,6 @@ function forEachTicket(entry: PendingEntry, visit: (ticket: WriteTicket) => void
   if (entry.laterTickets) for (const ticket of entry.laterTickets) visit(ticket);
 }
 
-function ackTicket(ticket: WriteTicket): void {
-  ticket.ack();
-}
-
 interface QueuedWrite {
   points: readonly LinePoint[];
   next: number;
@@ -86,11 +80,38 @@ interface QueuedWrite {
 }
 
 /**
+ * The buffered entries of one series. Points of a series usually come in timestamp order, so they are kept in an
+ * array in that order, which is also the order they were buffered and will be taken in: a new point is appended, a
+ * taken one shifted off the front, no hashing per point. The first point older than the newest turns the series'
+ * slot into a Map by timestamp until it empties. An array slot is never empty.
+ */
+type SeriesSlot = PendingEntry[] | Map<number, PendingEntry>;
+
+function find(slot: SeriesSlot, timestamp: number): PendingEntry | undefined {
+  if (slot instanceof Map) return slot.get(timestamp);
+  const newest = slot[slot.length - 1] as PendingEntry;
+  if (newest.timestamp <= timestamp) return newest.timestamp === timestamp ? newest : undefined;
+  // Older than the newest: binary search for it.
+  let low = 0;
+  let high = slot.length - 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((slot[middle] as PendingEntry).timestamp < timestamp) low = middle + 1;
+    else high = middle;
+  }
+  const found = slot[low] as PendingEntry;
+  return found.timestamp === timestamp ? found : undefined;
+}
+
+/**
  * Holds at most `maxPendingPoints` entries (buffered + in flight). Writes are admitted strictly in call order,
  * so a later update of a series always replaces an earlier one, never the reverse.
  */
 export class PointBuffer {
-  private readonly buffered = new Map<string, PendingEntry>();
+  private readonly index = new Map<string, SeriesSlot>();
+  /** Buffered entries, oldest first, from `head` on (the ones before it were taken; compacted now and then). */
+  private order: PendingEntry[] = [];
+  private head = 0;
   private readonly queue: QueuedWrite[] = [];
   private readonly liveTickets = new Set<WriteTicket>();
   private inFlight = 0;
@@ -102,12 +123,12 @@ export class PointBuffer {
 
   /** Entries in the buffer, not yet taken into a batch. */
   get bufferedCount(): number {
-    return this.buffered.size;
+    return this.order.length - this.head;
   }
 
   /** Entries buffered or in flight: the quantity `maxPendingPoints` bounds. */
   get pendingCount(): number {
-    return this.buffered.size + this.inFlight;
+    return this.bufferedCount + this.inFlight;
   }
 
   /** Points of writes held back by the bound, not yet in the buffer. */
@@ -136,10 +157,12 @@ export class PointBuffer {
       const head = this.queue[0] as QueuedWrite;
       while (head.next < head.points.length) {
         const point = head.points[head.next] as LinePoint;
-        const existing = this.buffered.get(point.key);
+        const slot = this.index.get(point.series);
+        const existing = slot === undefined ? undefined : find(slot, point.timestamp);
         if (existing) {
-          // Same series and timestamp: the server would overwrite it anyway, so only the newest line is kept.
-          existing.line = point.line;
+          // Same series and timestamp: the server would overwrite it anyway, so only the newest values are kept.
+          existing.values = point.values;
+          existing.layout = point.layout;
           if (!carries(existing, head.ticket)) {
             if (existing.laterTickets) existing.laterTickets.push(head.ticket);
             else existing.laterTickets = [head.ticket];
@@ -147,9 +170,11 @@ export class PointBuffer {
           }
           this.coalesced++;
         } else if (this.pendingCount < this.maxPendingPoints) {
-          this.buffered.set(point.key, {
-            key: point.key,
-            line: point.line,
+          this.add(slot, {
+            series: point.series,
+            timestamp: point.timestamp,
+            values: point.values,
+            layout: point.layout,
             ticket: head.ticket,
             laterTickets: undefined,
           });
@@ -169,12 +194,19 @@ export class PointBuffer {
 
   /** Removes up to `max` of the oldest buffered entries and counts them as in flight. */
   take(max: number): PendingEntry[] {
-    const batch: PendingEntry[] = [];
-    for (const entry of this.buffered.values()) {
-      if (batch.length >= max) break;
-      batch.push(entry);
+    const end = Math.min(this.order.length, this.head + max);
+    const batch = this.order.slice(this.head, end);
+    this.head = end;
+    if (this.head === this.order.length) {
+      this.order = [];
+      this.head = 0;
+    } else if (this.head * 2 > this.order.length) {
+      // Drop the taken prefix once it is the larger part: it keeps entries alive after their ack, while shifting it
+      // off at every take would copy the whole backlog each time. Each entry is copied at most once this way.
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
-    for (const entry of batch) this.buffered.delete(entry.key);
+    for (const entry of batch) this.remove(entry);
     this.inFlight += batch.length;
     return batch;
   }
@@ -182,7 +214,23 @@ export class PointBuffer {
   /** The server accepted `entries`. */
   ack(entries: readonly PendingEntry[]): void {
     this.inFlight -= entries.length;
-    for (const entry of entries) forEachTicket(entry, ackTicket);
+    // Consecutive entries of one write are acked at once, in the same order as one by one (writers settle in order).
+    let run: WriteTicket | undefined;
+    let count = 0;
+    for (const entry of entries) {
+      if (entry.ticket !== run || entry.laterTickets) {
+        if (count > 0) run?.ack(count);
+        run = entry.ticket;
+        count = 0;
+      }
+      count++;
+      if (entry.laterTickets) {
+        run.ack(count);
+        count = 0;
+        for (const ticket of entry.laterTickets) ticket.ack(1);
+      }
+    }
+    if (count > 0) run?.ack(count);
   }
 
   /** `entries` can never be made durable. */
@@ -193,8 +241,10 @@ export class PointBuffer {
 
   /** Fails everything buffered or queued (used when closing gives up); in-flight entries are left to their batch. */
   failUnsent(error: unknown): number {
-    const entries = [...this.buffered.values()];
-    this.buffered.clear();
+    const entries = this.order.slice(this.head);
+    this.order = [];
+    this.head = 0;
+    this.index.clear();
     for (const entry of entries) forEachTicket(entry, (ticket) => ticket.fail(error));
     let points = entries.length;
     for (const queued of this.queue.splice(0)) {
@@ -203,5 +253,39 @@ export class PointBuffer {
     }
     this.waiting = 0;
     return points;
+  }
+
+  /** Buffers `entry`, whose series had `slot` in the index (looked up once by the caller). */
+  private add(slot: SeriesSlot | undefined, entry: PendingEntry): void {
+    this.order.push(entry);
+    if (slot === undefined) {
+      this.index.set(entry.series, [entry]);
+    } else if (slot instanceof Map) {
+      slot.set(entry.timestamp, entry);
+    } else if ((slot[slot.length - 1] as PendingEntry).timestamp < entry.timestamp) {
+      slot.push(entry);
+    } else {
+      // Out of timestamp order: inserting into the array could cost a copy of it per point, a Map never does.
+      const byTimestamp = new Map<number, PendingEntry>();
+      for (const buffered of slot) byTimestamp.set(buffered.timestamp, buffered);
+      this.index.set(entry.series, byTimestamp.set(entry.timestamp, entry));
+    }
+  }
+
+  private remove(entry: PendingEntry): void {
+    const slot = this.index.get(entry.series);
+    if (slot === undefined) return;
+    if (slot instanceof Map) {
+      slot.delete(entry.timestamp);
+      if (slot.size === 0) this.index.delete(entry.series);
+      return;
+    }
+    // Entries are taken in the order they were buffered, which is the array's order: this one is at the front.
+    if (slot[0] === entry) slot.shift();
+    else {
+      const at = slot.indexOf(entry);
+      if (at >= 0) slot.splice(at, 1);
+    }
+    if (slot.length === 0) this.index.delete(entry.series);
   }
 }

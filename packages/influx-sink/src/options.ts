@@ -47,8 +47,8 @@ export interface InfluxSinkOptions {
   maxPendingPoints?: number;
   /**
    * Request bodies larger than this many bytes are gzipped (client option, zlib's default level). `Infinity` turns
-   * gzip off. Gzip shrinks candle line protocol about 25x (116 to 4.5 bytes per point) for about 1 µs of CPU per
-   * point, roughly a tenth of the sink's own CPU: worth it over a real network, not on loopback or a fast LAN.
+   * gzip off. Gzip shrinks candle line protocol about 25x (116 to 4.5 bytes per point) for about 2 µs of CPU per
+   * point, close to half of the sink's own CPU: worth it over a real network, not on loopback or a fast LAN.
    * Default 1000.
    */
   gzipThreshold?: number;

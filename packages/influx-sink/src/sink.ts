@@ -7,7 +7,7 @@ import { type CandleUpdate, errorLogFields, fullJitterMs, KandleError, type Tick
 import { SinkWriteError } from './errors';
 import { type PendingEntry, PointBuffer } from './batcher';
 import { type InfluxSinkOptions, type ResolvedSinkOptions, resolveSinkOptions } from './options';
-import { candleToPoint, type LinePoint, tickerToPoint, tradeToPoint } from './points';
+import { candleToPoint, type LinePoint, renderLine, SeriesCache, tickerToPoint, tradeToPoint } from './points';
 import { classifyWriteError, offendingLineIndexes, type WriteFailure } from './write-failure';
 
 /** Counters of one sink since it was created. */
@@ -70,6 +70,9 @@ class BatchingInfluxSink implements InfluxSink {
   private readonly client: InfluxDBClient;
   private readonly agent: HttpAgent;
   private readonly buffer: PointBuffer;
+  // One cache per record kind: their tag lists differ, so their keys must never meet.
+  private readonly candleSeries = new SeriesCache();
+  private readonly tickerSeries = new SeriesCache();
   private readonly counters = { pointsWritten: 0, batchesWritten: 0, retries: 0, failedPoints: 0, failedBatches: 0 };
   private lastError: SinkStats['lastError'] = null;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -103,12 +106,12 @@ class BatchingInfluxSink implements InfluxSink {
 
   write(updates: readonly CandleUpdate[]): Promise<void> {
     const measurement = this.options.measurements.candles;
-    return this.enqueue(() => updates.map((update) => candleToPoint(update.candle, measurement)));
+    return this.enqueue(() => updates.map((update) => candleToPoint(update.candle, measurement, this.candleSeries)));
   }
 
   writeTickers(tickers: readonly Ticker[]): Promise<void> {
     const measurement = this.options.measurements.tickers;
-    return this.enqueue(() => tickers.map((ticker) => tickerToPoint(ticker, measurement)));
+    return this.enqueue(() => tickers.map((ticker) => tickerToPoint(ticker, measurement, this.tickerSeries)));
   }
 
   writeTrades(trades: readonly Trade[]): Promise<void> {
@@ -260,7 +263,7 @@ class BatchingInfluxSink implements InfluxSink {
             await this.sendBatch(remaining.slice(half));
             return;
           }
-          const lines = remaining.map((entry) => entry.line);
+          const lines = remaining.map(renderLine);
           const blamed = new Set(offendingLineIndexes(failure.body, lines));
           if (blamed.size > 0 && blamed.size < remaining.length) {
             // The server named the bad lines: fail those, resend the rest (re-sending already stored lines is harmless).
@@ -303,7 +306,7 @@ class BatchingInfluxSink implements InfluxSink {
   }
 
   private rejection(failure: WriteFailure, culprits: PendingEntry[], cause: unknown, retries: number): SinkWriteError {
-    const shown = culprits.slice(0, 5).map((entry) => truncate(this.scrub(entry.line)));
+    const shown = culprits.slice(0, 5).map((entry) => truncate(this.scrub(renderLine(entry))));
     return new SinkWriteError(
       `InfluxDB refused ${culprits.length === 1 ? 'a point' : `${culprits.length} points`} (${this.scrub(failure.message)}); first refused line: ${shown[0] ?? '?'}`,
       {
@@ -324,7 +327,7 @@ class BatchingInfluxSink implements InfluxSink {
     elapsedMs: number,
   ): SinkWriteError {
     return new SinkWriteError(
-      `InfluxDB write of ${entries.length} points still failing after ${retries} retries in ${elapsedMs} ms (${this.scrub(failure.message)}); first line: ${truncate(this.scrub(entries[0]?.line ?? ''))}`,
+      `InfluxDB write of ${entries.length} points still failing after ${retries} retries in ${elapsedMs} ms (${this.scrub(failure.message)}); first line: ${truncate(this.scrub(entries[0] ? renderLine(entries[0]) : ''))}`,
       {
         ...(failure.status === undefined ? {} : { status: failure.status }),
         retries,
@@ -424,11 +427,15 @@ function closingAgent(host: string, requestTimeoutMs: number): HttpAgent {
   })({ keepAlive: true });
 }
 
-/** One request body: the batch's lines, newline-separated (the client sends a single string as is). */
+/**
+ * One request body: the batch's lines rendered and joined into one flat string. The client's async `write` keeps its
+ * argument alive until the server answers, so it gets this one string rather than the array of a thousand lines,
+ * which then die young instead of being copied by every collection during the request.
+ */
 function requestBody(entries: readonly PendingEntry[]): string {
-  let body = (entries[0] as PendingEntry).line;
-  for (let i = 1; i < entries.length; i++) body += `\n${(entries[i] as PendingEntry).line}`;
-  return body;
+  const lines = new Array<string>(entries.length);
+  for (let i = 0; i < entries.length; i++) lines[i] = renderLine(entries[i] as PendingEntry);
+  return lines.join('\n');
 }
 
 function statusOf(error: SinkWriteError): { status?: number } {

@@ -3,7 +3,7 @@ import { Point } from '@influxdata/influxdb3-client';
 import type { Candle, Ticker, Trade } from '@kandle/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { candleToPoint, tickerToPoint, tradeToPoint } from '../src/points';
+import { candleToPoint, renderLine, tickerToPoint, tradeToPoint } from '../src/points';
 
 // The reference: what the sink rendered through `Point` before it rendered line protocol itself.
 function viaPoint(
@@ -100,7 +100,7 @@ describe('line protocol renderer', () => {
           candle.start,
           candle.count,
         );
-        expect(candleToPoint(candle, name).line).toBe(expected);
+        expect(renderLine(candleToPoint(candle, name))).toBe(expected);
       }),
       { numRuns: 500 },
     );
@@ -127,7 +127,7 @@ describe('line protocol renderer', () => {
           },
           ticker.eventTime,
         );
-        expect(tickerToPoint(ticker, name).line).toBe(expected);
+        expect(renderLine(tickerToPoint(ticker, name))).toBe(expected);
       }),
       { numRuns: 500 },
     );
@@ -142,14 +142,16 @@ describe('line protocol renderer', () => {
           { amount: trade.amount, price: trade.price },
           trade.time,
         );
-        expect(tradeToPoint(trade, name).line).toBe(expected);
+        expect(renderLine(tradeToPoint(trade, name))).toBe(expected);
       }),
       { numRuns: 500 },
     );
   });
 
   it('escapes a tag value the way the client does, backslashes left alone', () => {
-    const { line } = tradeToPoint({ symbol: 'a\\,b =\n\t"c"', id: 7, time: 1, amount: 1, price: 2 } as Trade, 'm e,x');
+    const line = renderLine(
+      tradeToPoint({ symbol: 'a\\,b =\n\t"c"', id: 7, time: 1, amount: 1, price: 2 } as Trade, 'm e,x'),
+    );
     expect(line).toBe('m\\ e\\,x,symbol=a\\\\,b\\ \\=\\n\\t"c",trade_id=7 amount=1,price=2 1');
   });
 });

@@ -2,7 +2,7 @@ import { ConfigError } from '@kandle/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createInfluxSink, type InfluxSink, type InfluxSinkOptions, SinkWriteError } from '../src/index';
 import { resolveSinkOptions } from '../src/options';
-import { candleToPoint } from '../src/points';
+import { candleToPoint, renderLine } from '../src/points';
 import { candleSeries, T0, ticker, trade, update } from './support/fixtures';
 import { type FaultServer, type Reply, startFaultServer } from './support/fault-server';
 
@@ -52,7 +52,7 @@ async function settledSoon(promise: Promise<unknown>, ms = 50): Promise<boolean>
   return settled;
 }
 
-const lineOf = (u: ReturnType<typeof update>) => candleToPoint(u.candle, 'candles').line;
+const lineOf = (u: ReturnType<typeof update>) => renderLine(candleToPoint(u.candle, 'candles'));
 
 describe('createInfluxSink: batching', () => {
   it('sends a batch as soon as batchSize points are buffered, on /api/v2/write with precision ms and the token', async () => {
