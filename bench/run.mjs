@@ -32,6 +32,13 @@ function machine() {
   };
 }
 
+/** Producer settings variants (bench/clients.mjs) and the key of each one's results. */
+const PRODUCER_RESULT_KEYS = [
+  ['kandle-defaults', 'producer'],
+  ['equal', 'producerEqual'],
+  ['linger-20', 'producerLinger20'],
+];
+
 async function main() {
   const startedAt = new Date();
   const machineAtStart = machine();
@@ -73,9 +80,9 @@ async function main() {
   process.once('SIGINT', stopStack);
   process.once('SIGTERM', stopStack);
   try {
-    for (const variant of ['kandle-defaults', 'equal']) {
+    for (const [variant, key] of PRODUCER_RESULT_KEYS) {
       log(`producers (${variant}): ${settings.records} records × ${settings.rounds} rounds, acks=all, one child each`);
-      results[variant === 'equal' ? 'producerEqual' : 'producer'] = await step(`producer-${variant}`, () =>
+      results[key] = await step(`producer-${variant}`, () =>
         benchProducers(stack, {
           variant,
           count: settings.records,

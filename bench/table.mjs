@@ -122,6 +122,7 @@ export function buildRows(results) {
   }
   if (results.producer) producerRows(rows, results.producer, '[kandle defaults]');
   if (results.producerEqual) producerRows(rows, results.producerEqual, '[equal: no compression, idempotent]');
+  if (results.producerLinger20) producerRows(rows, results.producerLinger20, '[linger 20 ms: kandle and raw]');
   const c = results.consumer;
   if (c) {
     const stalls =
