@@ -40,6 +40,65 @@ const maxInFlight = positiveNumber('KANDLE_SOAK_IN_FLIGHT', rate);
 const sampleMs = 5_000;
 const SYMBOLS = 10;
 
+/** The soak's summary: slopes and GC after the warm-up, lag and backlog over the run, per process. */
+function summarizeSoak({ startedAt, loadAtStart, stack, samples, sent, delivered, failed, consumedAtEnd, requests }) {
+  const series = (list, key) => afterWarmup(list, warmupMinutes).map((s) => ({ t: s.t, v: s[key] }));
+  const gcOf = (list) => {
+    const all = afterWarmup(list, warmupMinutes).map((s) => s.gc);
+    return {
+      pauses: all.reduce((a, g) => a + g.count, 0),
+      totalMs: all.reduce((a, g) => a + g.totalMs, 0),
+      maxMs: Math.max(0, ...all.map((g) => g.maxMs)),
+      worstSampleP99Ms: Math.max(0, ...all.map((g) => g.p99Ms)),
+    };
+  };
+  const lagSeries = samples.producer.map(
+    (p, i) => p.delivered - (samples.consumers[0][i]?.consumed ?? 0) - (samples.consumers[1][i]?.consumed ?? 0),
+  );
+  const backlogSeries = samples.producer.map(
+    (p, i) => p.sent - (samples.consumers[0][i]?.consumed ?? 0) - (samples.consumers[1][i]?.consumed ?? 0),
+  );
+  return {
+    date: startedAt.toISOString(),
+    minutes,
+    rate,
+    warmupMinutes,
+    maxInFlight,
+    // Below `rate` when the in-flight bound held the producer back (the brokers or the machine could not keep up).
+    achievedSendRate: sent / (minutes * 60),
+    sinkFlushIntervalMs: flushIntervalMs ?? 'sink default (1000)',
+    sinkLingerMs: 'sink default (5)',
+    machine: { cpus: os.cpus().length, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
+    stack: stack.owned ? 'own 3-broker cluster + registry started by the soak' : 'external (KAFKA_BROKERS)',
+    sent,
+    delivered,
+    failed,
+    consumedAtEnd,
+    lagAtEnd: delivered - consumedAtEnd,
+    // delivered − consumed: negative when consumers read records before the producer's delivery reports arrive.
+    lag: { maxRecords: Math.max(...lagSeries), p50Records: percentile(lagSeries, 50) },
+    // sent − consumed: everything not yet in onCandles, the producer's own queue included.
+    backlog: { maxRecords: Math.max(...backlogSeries), atEndRecords: sent - consumedAtEnd },
+    sinkRequests: requests,
+    producer: {
+      rssSlopeMiBPerMin: slopePerMinute(series(samples.producer, 'rssMiB')),
+      heapSlopeMiBPerMin: slopePerMinute(series(samples.producer, 'heapUsedMiB')),
+      rssMiBAtEnd: samples.producer.at(-1)?.rssMiB,
+      cpuCoreShare: samples.producer.reduce((a, s) => a + s.cpuUs, 0) / 1000 / (minutes * 60_000),
+      gc: gcOf(samples.producer),
+    },
+    consumers: samples.consumers.map((list) => ({
+      rssSlopeMiBPerMin: slopePerMinute(series(list, 'rssMiB')),
+      heapSlopeMiBPerMin: slopePerMinute(series(list, 'heapUsedMiB')),
+      rssMiBAtEnd: list.at(-1)?.rssMiB,
+      consumed: list.at(-1)?.consumed,
+      pointsWritten: list.at(-1)?.sink,
+      gc: gcOf(list),
+    })),
+    samples,
+  };
+}
+
 async function main() {
   const startedAt = new Date();
   const loadAtStart = os.loadavg();
@@ -138,61 +197,17 @@ async function main() {
     const finals = await Promise.all(children.map((child) => child.call('soak:sample', {})));
     const consumedAtEnd = finals.reduce((a, s) => a + s.consumed, 0);
     for (const child of children) await child.call('soak:stop', {});
-    const series = (list, key) => afterWarmup(list, warmupMinutes).map((s) => ({ t: s.t, v: s[key] }));
-    const gcOf = (list) => {
-      const all = afterWarmup(list, warmupMinutes).map((s) => s.gc);
-      return {
-        pauses: all.reduce((a, g) => a + g.count, 0),
-        totalMs: all.reduce((a, g) => a + g.totalMs, 0),
-        maxMs: Math.max(0, ...all.map((g) => g.maxMs)),
-        worstSampleP99Ms: Math.max(0, ...all.map((g) => g.p99Ms)),
-      };
-    };
-    const lagSeries = samples.producer.map(
-      (p, i) => p.delivered - (samples.consumers[0][i]?.consumed ?? 0) - (samples.consumers[1][i]?.consumed ?? 0),
-    );
-    const backlogSeries = samples.producer.map(
-      (p, i) => p.sent - (samples.consumers[0][i]?.consumed ?? 0) - (samples.consumers[1][i]?.consumed ?? 0),
-    );
-    const summary = {
-      date: startedAt.toISOString(),
-      minutes,
-      rate,
-      warmupMinutes,
-      maxInFlight,
-      // Below `rate` when the in-flight bound held the producer back (the brokers or the machine could not keep up).
-      achievedSendRate: sent / (minutes * 60),
-      sinkFlushIntervalMs: flushIntervalMs ?? 'sink default (1000)',
-      sinkLingerMs: 'sink default (5)',
-      machine: { cpus: os.cpus().length, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
-      stack: stack.owned ? 'own 3-broker cluster + registry started by the soak' : 'external (KAFKA_BROKERS)',
+    const summary = summarizeSoak({
+      startedAt,
+      loadAtStart,
+      stack,
+      samples,
       sent,
       delivered,
       failed,
       consumedAtEnd,
-      lagAtEnd: delivered - consumedAtEnd,
-      // delivered − consumed: negative when consumers read records before the producer's delivery reports arrive.
-      lag: { maxRecords: Math.max(...lagSeries), p50Records: percentile(lagSeries, 50) },
-      // sent − consumed: everything not yet in onCandles, the producer's own queue included.
-      backlog: { maxRecords: Math.max(...backlogSeries), atEndRecords: sent - consumedAtEnd },
-      sinkRequests: requests,
-      producer: {
-        rssSlopeMiBPerMin: slopePerMinute(series(samples.producer, 'rssMiB')),
-        heapSlopeMiBPerMin: slopePerMinute(series(samples.producer, 'heapUsedMiB')),
-        rssMiBAtEnd: samples.producer.at(-1)?.rssMiB,
-        cpuCoreShare: samples.producer.reduce((a, s) => a + s.cpuUs, 0) / 1000 / (minutes * 60_000),
-        gc: gcOf(samples.producer),
-      },
-      consumers: samples.consumers.map((list) => ({
-        rssSlopeMiBPerMin: slopePerMinute(series(list, 'rssMiB')),
-        heapSlopeMiBPerMin: slopePerMinute(series(list, 'heapUsedMiB')),
-        rssMiBAtEnd: list.at(-1)?.rssMiB,
-        consumed: list.at(-1)?.consumed,
-        pointsWritten: list.at(-1)?.sink,
-        gc: gcOf(list),
-      })),
-      samples,
-    };
+      requests,
+    });
     const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `soak-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

@@ -38,8 +38,7 @@ export function resultsMarkdown(report, summaryPath) {
   const parts = [
     `Run of ${report.date} (${report.durationSeconds} s), summary committed as \`${summaryPath}\`. ` +
       `${m.cpus} cores (${m.cpuModel}), ${m.totalMemoryGiB} GiB, Node ${m.node}, stack: ${report.stack}. ` +
-      `Load average (1 / 5 / 15 min) ${load(m.loadAverage)} at the start and ${load(m.loadAverageAtEnd)} at the end; ` +
-      'the machine was shared with other test runs throughout.',
+      `Load average (1 / 5 / 15 min) ${load(m.loadAverage)} at the start and ${load(m.loadAverageAtEnd)} at the end.`,
     '',
     formatMarkdown(report.rows),
     '',

@@ -103,190 +103,208 @@ function producerRows(rows, p, tag) {
   }
 }
 
+/** Import time of @kandle/core against kafkajs. */
+function importRows(rows, i) {
+  if (!i) return;
+  const vsKafkajs = i.kandleMs / i.kafkajsMs;
+  rows.push(
+    row(
+      "import '@kandle/core' vs import 'kafkajs' (median)",
+      ms(i.kandleMs),
+      ms(i.kafkajsMs),
+      vsKafkajs,
+      '≤ 300 ms and ≤ 3x',
+      i.kandleMs <= 300 && vsKafkajs <= 3,
+    ),
+  );
+}
+
+/** Consumer CPU/record, rate and memory against raw consume and @platformatic/kafka. */
+function consumerRows(rows, c) {
+  if (!c) return;
+  const stalls =
+    Object.values(c.stalledRounds).reduce((a, b) => a + b, 0) + Object.values(c.warmupStalled).filter(Boolean).length;
+  const note = stalls ? ` (${stalls} stalled runs, see JSON)` : '';
+  const cpuRow = (label, peer, op, limit) => {
+    const x = cpuComparison(c.kandle.rounds, peer.rounds);
+    rows.push(
+      row(
+        `consume+decode+aggregate CPU/record vs ${label}${note}`,
+        us(x.kandle),
+        us(x.peer),
+        x.ratio,
+        op ? `${op} ${limit}x` : '',
+        op ? meets(x.ratio, op, limit) : null,
+      ),
+    );
+  };
+  cpuRow('raw consume', c.raw, '≤', 1.3);
+  if (c.platformatic) cpuRow('@platformatic/kafka + avsc decode (info)', c.platformatic);
+  const r = c.kandle.recordsPerSecond / c.raw.recordsPerSecond;
+  rows.push(
+    row(
+      `consume+decode+aggregate rec/s vs raw consume${note}`,
+      int(c.kandle.recordsPerSecond),
+      int(c.raw.recordsPerSecond),
+      r,
+      '≥ 0.7x',
+      meets(r, '≥', 0.7),
+    ),
+  );
+  if (c.platformatic)
+    rows.push(
+      row(
+        'consume+decode+aggregate rec/s vs @platformatic/kafka + avsc decode (info)',
+        int(c.kandle.recordsPerSecond),
+        int(c.platformatic.recordsPerSecond),
+        c.kandle.recordsPerSecond / c.platformatic.recordsPerSecond,
+        '',
+        null,
+      ),
+    );
+  for (const [label, peer] of [
+    ['raw consume', c.raw],
+    ['@platformatic/kafka', c.platformatic],
+  ]) {
+    if (!peer) continue;
+    const km = medianMemory(c.kandle.rounds);
+    const pm = medianMemory(peer.rounds);
+    rows.push(row(`consumer RSS / heap, steady (peer: ${label})`, mib(km), mib(pm), km.rssMiB / pm.rssMiB, '', null));
+  }
+}
+
+/** Avro encode/decode per core against the registry libraries. */
+function serdeRows(rows, s) {
+  if (!s) return;
+  const enc = s.encode.kandle.best / s.encode.avroSerializer.best;
+  const dec = s.decode.kandle.best / s.decode.avroDeserializer.best;
+  rows.push(
+    row(
+      'Avro encode ops/s/core (best slice) vs AvroSerializer',
+      int(s.encode.kandle.best),
+      int(s.encode.avroSerializer.best),
+      enc,
+      '≥ 10x',
+      enc >= 10,
+    ),
+    row(
+      'Avro decode ops/s/core (best slice) vs AvroDeserializer',
+      int(s.decode.kandle.best),
+      int(s.decode.avroDeserializer.best),
+      dec,
+      '≥ 10x',
+      dec >= 10,
+    ),
+    row(
+      'Avro encode ops/s/core (best slice) vs @kafkajs registry',
+      int(s.encode.kandle.best),
+      int(s.encode.kafkajsRegistry.best),
+      s.encode.kandle.best / s.encode.kafkajsRegistry.best,
+      '',
+      null,
+    ),
+    row(
+      'Avro decode ops/s/core (best slice) vs @kafkajs registry',
+      int(s.decode.kandle.best),
+      int(s.decode.kafkajsRegistry.best),
+      s.decode.kandle.best / s.decode.kafkajsRegistry.best,
+      '',
+      null,
+    ),
+  );
+}
+
+/** The aggregator against the naive fold, and alone. */
+function aggregateRows(rows, a) {
+  if (!a) return;
+  if (a.naive) {
+    rows.push(
+      row(
+        'aggregation ticks per CPU-second (consumer settings) vs naive 1m OHLC fold, median of same-slice ratios',
+        int(a.withProgress.medianTicksPerSecond),
+        int(a.naive.medianTicksPerSecond),
+        a.vsNaive.medianRatio,
+        '≥ 0.5x',
+        meets(a.vsNaive.medianRatio, '≥', 0.5),
+      ),
+    );
+  }
+  rows.push(
+    row(
+      'aggregation alone ticks per CPU-second, best slice (consumer settings)',
+      int(a.withProgress.ticksPerSecond),
+      '',
+      null,
+      '≥ 10,000,000',
+      a.withProgress.ticksPerSecond >= 10_000_000,
+    ),
+    row(
+      'aggregation alone ticks per CPU-second, best slice (emitProgress false)',
+      int(a.closedOnly.ticksPerSecond),
+      '',
+      null,
+      '',
+      null,
+    ),
+  );
+}
+
+/** The sink's ceiling against a loopback server. */
+function sinkRows(rows, k) {
+  if (!k) return;
+  rows.push(
+    row(
+      'sink points/s per core of sink CPU (loopback 204 server, median round)',
+      int(k.median.pointsPerCoreSecond),
+      '',
+      null,
+      '≥ 200,000',
+      meets(k.median.pointsPerCoreSecond, '≥', 200_000),
+    ),
+  );
+}
+
+/** Tick → candle latency and the CPU of the end-to-end run. */
+function endToEndRows(rows, e) {
+  if (!e) return;
+  rows.push(
+    row(
+      `tick → candle p50 / p99 at ${int(e.rate)} rec/s (peer: raw produce → consume)`,
+      `${ms(e.latencyMs.p50)} / ${ms(e.latencyMs.p99)}`,
+      `${ms(e.rawLatencyMs.p50)} / ${ms(e.rawLatencyMs.p99)}`,
+      e.latencyMs.p99 / e.rawLatencyMs.p99,
+      'p99 < 20 ms',
+      e.latencyMs.p99 < 20,
+    ),
+  );
+  if (e.latencyMs.cpuUsPerRecord !== undefined) {
+    const kc = median(e.rounds.kandle.map((r) => r.cpuUsPerRecord));
+    const rc = median(e.rounds.raw.map((r) => r.cpuUsPerRecord));
+    rows.push(
+      row(
+        `end to end CPU/record at ${int(e.rate)} rec/s, produce + consume in one process (info)`,
+        us(kc),
+        us(rc),
+        kc / rc,
+        '',
+        null,
+      ),
+    );
+  }
+}
+
 /** Builds the table rows from the results of one run; targets never fail the run, they are only reported. */
 export function buildRows(results) {
   const rows = [];
-  const i = results.importTime;
-  if (i) {
-    const vsKafkajs = i.kandleMs / i.kafkajsMs;
-    rows.push(
-      row(
-        "import '@kandle/core' vs import 'kafkajs' (median)",
-        ms(i.kandleMs),
-        ms(i.kafkajsMs),
-        vsKafkajs,
-        '≤ 300 ms and ≤ 3x',
-        i.kandleMs <= 300 && vsKafkajs <= 3,
-      ),
-    );
-  }
+  importRows(rows, results.importTime);
   if (results.producer) producerRows(rows, results.producer, '[kandle defaults]');
   if (results.producerEqual) producerRows(rows, results.producerEqual, '[equal: no compression, idempotent]');
   if (results.producerLinger20) producerRows(rows, results.producerLinger20, '[linger 20 ms: kandle and raw]');
-  const c = results.consumer;
-  if (c) {
-    const stalls =
-      Object.values(c.stalledRounds).reduce((a, b) => a + b, 0) + Object.values(c.warmupStalled).filter(Boolean).length;
-    const note = stalls ? ` (${stalls} stalled runs, see JSON)` : '';
-    const cpuRow = (label, peer, op, limit) => {
-      const x = cpuComparison(c.kandle.rounds, peer.rounds);
-      rows.push(
-        row(
-          `consume+decode+aggregate CPU/record vs ${label}${note}`,
-          us(x.kandle),
-          us(x.peer),
-          x.ratio,
-          op ? `${op} ${limit}x` : '',
-          op ? meets(x.ratio, op, limit) : null,
-        ),
-      );
-    };
-    cpuRow('raw consume', c.raw, '≤', 1.3);
-    if (c.platformatic) cpuRow('@platformatic/kafka + avsc decode (info)', c.platformatic);
-    const r = c.kandle.recordsPerSecond / c.raw.recordsPerSecond;
-    rows.push(
-      row(
-        `consume+decode+aggregate rec/s vs raw consume${note}`,
-        int(c.kandle.recordsPerSecond),
-        int(c.raw.recordsPerSecond),
-        r,
-        '≥ 0.7x',
-        meets(r, '≥', 0.7),
-      ),
-    );
-    if (c.platformatic)
-      rows.push(
-        row(
-          'consume+decode+aggregate rec/s vs @platformatic/kafka + avsc decode (info)',
-          int(c.kandle.recordsPerSecond),
-          int(c.platformatic.recordsPerSecond),
-          c.kandle.recordsPerSecond / c.platformatic.recordsPerSecond,
-          '',
-          null,
-        ),
-      );
-    for (const [label, peer] of [
-      ['raw consume', c.raw],
-      ['@platformatic/kafka', c.platformatic],
-    ]) {
-      if (!peer) continue;
-      const km = medianMemory(c.kandle.rounds);
-      const pm = medianMemory(peer.rounds);
-      rows.push(row(`consumer RSS / heap, steady (peer: ${label})`, mib(km), mib(pm), km.rssMiB / pm.rssMiB, '', null));
-    }
-  }
-  const s = results.serde;
-  if (s) {
-    const enc = s.encode.kandle.best / s.encode.avroSerializer.best;
-    const dec = s.decode.kandle.best / s.decode.avroDeserializer.best;
-    rows.push(
-      row(
-        'Avro encode ops/s/core (best slice) vs AvroSerializer',
-        int(s.encode.kandle.best),
-        int(s.encode.avroSerializer.best),
-        enc,
-        '≥ 10x',
-        enc >= 10,
-      ),
-      row(
-        'Avro decode ops/s/core (best slice) vs AvroDeserializer',
-        int(s.decode.kandle.best),
-        int(s.decode.avroDeserializer.best),
-        dec,
-        '≥ 10x',
-        dec >= 10,
-      ),
-      row(
-        'Avro encode ops/s/core (best slice) vs @kafkajs registry',
-        int(s.encode.kandle.best),
-        int(s.encode.kafkajsRegistry.best),
-        s.encode.kandle.best / s.encode.kafkajsRegistry.best,
-        '',
-        null,
-      ),
-      row(
-        'Avro decode ops/s/core (best slice) vs @kafkajs registry',
-        int(s.decode.kandle.best),
-        int(s.decode.kafkajsRegistry.best),
-        s.decode.kandle.best / s.decode.kafkajsRegistry.best,
-        '',
-        null,
-      ),
-    );
-  }
-  const a = results.aggregate;
-  if (a) {
-    if (a.naive) {
-      rows.push(
-        row(
-          'aggregation ticks per CPU-second (consumer settings) vs naive 1m OHLC fold, median of same-slice ratios',
-          int(a.withProgress.medianTicksPerSecond),
-          int(a.naive.medianTicksPerSecond),
-          a.vsNaive.medianRatio,
-          '≥ 0.5x',
-          meets(a.vsNaive.medianRatio, '≥', 0.5),
-        ),
-      );
-    }
-    rows.push(
-      row(
-        'aggregation alone ticks per CPU-second, best slice (consumer settings)',
-        int(a.withProgress.ticksPerSecond),
-        '',
-        null,
-        '≥ 10,000,000',
-        a.withProgress.ticksPerSecond >= 10_000_000,
-      ),
-      row(
-        'aggregation alone ticks per CPU-second, best slice (emitProgress false)',
-        int(a.closedOnly.ticksPerSecond),
-        '',
-        null,
-        '',
-        null,
-      ),
-    );
-  }
-  const k = results.sink;
-  if (k) {
-    rows.push(
-      row(
-        'sink points/s per core of sink CPU (loopback 204 server, median round)',
-        int(k.median.pointsPerCoreSecond),
-        '',
-        null,
-        '≥ 200,000',
-        meets(k.median.pointsPerCoreSecond, '≥', 200_000),
-      ),
-    );
-  }
-  const e = results.endToEnd;
-  if (e) {
-    rows.push(
-      row(
-        `tick → candle p50 / p99 at ${int(e.rate)} rec/s (peer: raw produce → consume)`,
-        `${ms(e.latencyMs.p50)} / ${ms(e.latencyMs.p99)}`,
-        `${ms(e.rawLatencyMs.p50)} / ${ms(e.rawLatencyMs.p99)}`,
-        e.latencyMs.p99 / e.rawLatencyMs.p99,
-        'p99 < 20 ms',
-        e.latencyMs.p99 < 20,
-      ),
-    );
-    if (e.latencyMs.cpuUsPerRecord !== undefined) {
-      const kc = median(e.rounds.kandle.map((r) => r.cpuUsPerRecord));
-      const rc = median(e.rounds.raw.map((r) => r.cpuUsPerRecord));
-      rows.push(
-        row(
-          `end to end CPU/record at ${int(e.rate)} rec/s, produce + consume in one process (info)`,
-          us(kc),
-          us(rc),
-          kc / rc,
-          '',
-          null,
-        ),
-      );
-    }
-  }
+  consumerRows(rows, results.consumer);
+  serdeRows(rows, results.serde);
+  aggregateRows(rows, results.aggregate);
+  sinkRows(rows, results.sink);
+  endToEndRows(rows, results.endToEnd);
   processingRows(rows, results.processing, results.restore);
   return rows;
 }
