@@ -41,23 +41,20 @@ const medianMemory = (runs) => ({
   heapUsedMiB: median(runs.map((r) => r.memory.heapUsedMiB)),
 });
 
+/** One CPU/record row: kandle's rounds against a peer's, with the target when `op` is given. */
+function cpuComparisonRow(rows, title, kandleRounds, peerRounds, op, limit) {
+  const c = cpuComparison(kandleRounds, peerRounds);
+  rows.push(
+    row(title, us(c.kandle), us(c.peer), c.ratio, op ? `${op} ${limit}x` : '', op ? meets(c.ratio, op, limit) : null),
+  );
+}
+
 /** CPU/record, rate, latency and memory rows of one producer settings variant. */
 function producerRows(rows, p, tag) {
   const kafkajs = p.kafkajs ?? p.kafkajsIdempotent;
   const kafkajsLabel = p.kafkajs ? 'KafkaJS' : 'KafkaJS idempotent';
-  const cpuRow = (label, peer, op, limit) => {
-    const c = cpuComparison(p.kandle.rounds, peer.rounds);
-    rows.push(
-      row(
-        `producer CPU/record vs ${label} ${tag}`,
-        us(c.kandle),
-        us(c.peer),
-        c.ratio,
-        op ? `${op} ${limit}x` : '',
-        op ? meets(c.ratio, op, limit) : null,
-      ),
-    );
-  };
+  const cpuRow = (label, peer, op, limit) =>
+    cpuComparisonRow(rows, `producer CPU/record vs ${label} ${tag}`, p.kandle.rounds, peer.rounds, op, limit);
   cpuRow('raw librdkafka (pre-encoded)', p.raw, '≤', 1.2);
   cpuRow(kafkajsLabel, kafkajs, '≤', 0.6);
   if (p.kafkajs && p.kafkajsIdempotent) cpuRow('KafkaJS idempotent (info)', p.kafkajsIdempotent);
@@ -125,19 +122,15 @@ function consumerRows(rows, c) {
   const stalls =
     Object.values(c.stalledRounds).reduce((a, b) => a + b, 0) + Object.values(c.warmupStalled).filter(Boolean).length;
   const note = stalls ? ` (${stalls} stalled runs, see JSON)` : '';
-  const cpuRow = (label, peer, op, limit) => {
-    const x = cpuComparison(c.kandle.rounds, peer.rounds);
-    rows.push(
-      row(
-        `consume+decode+aggregate CPU/record vs ${label}${note}`,
-        us(x.kandle),
-        us(x.peer),
-        x.ratio,
-        op ? `${op} ${limit}x` : '',
-        op ? meets(x.ratio, op, limit) : null,
-      ),
+  const cpuRow = (label, peer, op, limit) =>
+    cpuComparisonRow(
+      rows,
+      `consume+decode+aggregate CPU/record vs ${label}${note}`,
+      c.kandle.rounds,
+      peer.rounds,
+      op,
+      limit,
     );
-  };
   cpuRow('raw consume', c.raw, '≤', 1.3);
   if (c.platformatic) cpuRow('@platformatic/kafka + avsc decode (info)', c.platformatic);
   const r = c.kandle.recordsPerSecond / c.raw.recordsPerSecond;
