@@ -10,7 +10,7 @@ import { balancedOrder } from './order.mjs';
 export const PRODUCER_CLIENTS = {
   'kandle-defaults': ['kandle', 'raw', 'kafkajs', 'kafkajsIdempotent', 'platformatic'],
   equal: ['kandle', 'raw', 'kafkajsIdempotent', 'platformatic'],
-  'linger-20': ['kandle', 'raw', 'kafkajs', 'platformatic'],
+  'linger-5': ['kandle', 'raw', 'kafkajs', 'platformatic'],
 };
 
 const fmt = (run) =>

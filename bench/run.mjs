@@ -36,7 +36,7 @@ function machine() {
 const PRODUCER_RESULT_KEYS = [
   ['kandle-defaults', 'producer'],
   ['equal', 'producerEqual'],
-  ['linger-20', 'producerLinger20'],
+  ['linger-5', 'producerLinger5'],
 ];
 
 async function main() {

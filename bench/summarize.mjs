@@ -53,10 +53,7 @@ export function resultsMarkdown(report, summaryPath) {
   for (const [key, title] of [
     ['producer', 'Producer rounds, kandle defaults (lz4, idempotent; KafkaJS uncompressed)'],
     ['producerEqual', 'Producer rounds, equal settings (no compression, idempotent, acks=all for every client)'],
-    [
-      'producerLinger20',
-      'Producer rounds, kandle defaults with linger.ms 20 for kandle and raw (KafkaJS uncompressed)',
-    ],
+    ['producerLinger5', 'Producer rounds, kandle defaults with linger.ms 5 for kandle and raw (KafkaJS uncompressed)'],
   ]) {
     if (!r[key]) continue;
     parts.push(`${title}; order of each round: ${r[key].settings.orders.map((o) => o.join(' → ')).join('; ')}.`, '');

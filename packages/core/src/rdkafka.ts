@@ -9,6 +9,13 @@ export type Producer = InstanceType<NativeModule['RdKafka']['Producer']>;
 /** librdkafka's error codes (`CODES.ERRORS`), available once {@link loadNativeClient} resolved. */
 export type NativeCodes = NativeModule['RdKafka']['CODES'];
 
+/**
+ * How often a producer's delivery reports are served (`setPollInterval`): the period is the floor of the time
+ * between an acknowledgement and the promise that waits for it. The consumer awaits its checkpoint's acknowledgement
+ * before committing, with its loop stopped; at 50 ms this wait put the tick → candle p99 at about 110 ms.
+ */
+export const DELIVERY_POLL_INTERVAL_MS = 5;
+
 let native: NativeModule | undefined;
 let loading: Promise<NativeModule> | undefined;
 

@@ -2,7 +2,7 @@
 import { connectNative } from '../connect-native';
 import type { ResolvedKafkaConnection, RdkafkaSettings } from '../config';
 import { isFatalClientError } from '../errors';
-import { loadNativeClient, type Producer } from '../rdkafka';
+import { DELIVERY_POLL_INTERVAL_MS, loadNativeClient, type Producer } from '../rdkafka';
 
 /** One record to write; `partition: null` lets librdkafka choose. */
 export interface SideRecord {
@@ -84,7 +84,7 @@ export async function connectProducer(
     ...userSettings,
   } as never);
   await connectNative(producer, resolved);
-  producer.setPollInterval(50);
+  producer.setPollInterval(DELIVERY_POLL_INTERVAL_MS);
   producer.on('delivery-report', (err, report) => {
     const done = report.opaque as ((e?: unknown) => void) | undefined;
     done?.(err ?? undefined);
