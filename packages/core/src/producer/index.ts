@@ -127,8 +127,8 @@ export function reportClientErrors(producer: Pick<Producer, 'on'>, logger: Kandl
 
 /**
  * 20 ms, not librdkafka's 5. On this project's 2-core machines, with 3 brokers and `acks=all`, a raw librdkafka
- * producer at 1,000 records/s (and a consumer in the same process) measured a delivery p99 of 290–480 ms and
- * 500–565 µs of CPU per record with 5 ms batches, and 31–38 ms and 220–250 µs with 20 ms ones: smaller batches mean
+ * producer at 1,000 records/s (and a consumer in the same process) measured a delivery p99 of 243–480 ms and
+ * 503–714 µs of CPU per record with 5 ms batches, and 31–38 ms and 220–250 µs with 20 ms ones: smaller batches mean
  * more produce requests, and the brokers and the client's own threads paid for each. See docs/benchmarks.md.
  */
 const DEFAULT_LINGER_MS = 20;
