@@ -16,6 +16,16 @@ export type NativeCodes = NativeModule['RdKafka']['CODES'];
  */
 export const DELIVERY_POLL_INTERVAL_MS = 5;
 
+/**
+ * Disconnects a producer whose delivery reports are polled with `setPollInterval`. The poll stops first: the binding
+ * polls from the main thread without a lock while its disconnect destroys the native handle on a worker thread, and
+ * a poll landing there reads freed memory (a test worker died silently once the poll ran every 5 ms).
+ */
+export function disconnectProducer(producer: Producer): Promise<void> {
+  producer.setPollInterval(0);
+  return new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+}
+
 let native: NativeModule | undefined;
 let loading: Promise<NativeModule> | undefined;
 

@@ -2,7 +2,7 @@
 import { connectNative } from '../connect-native';
 import type { ResolvedKafkaConnection, RdkafkaSettings } from '../config';
 import { isFatalClientError } from '../errors';
-import { DELIVERY_POLL_INTERVAL_MS, loadNativeClient, type Producer } from '../rdkafka';
+import { DELIVERY_POLL_INTERVAL_MS, disconnectProducer, loadNativeClient, type Producer } from '../rdkafka';
 
 /** One record to write; `partition: null` lets librdkafka choose. */
 export interface SideRecord {
@@ -39,7 +39,7 @@ export async function createSideProducer(
     replacing ??= connect()
       .then((fresh) => {
         if (producer === failed) producer = fresh;
-        failed.disconnect(() => undefined);
+        void disconnectProducer(failed);
       })
       .catch(() => undefined) // still unreachable: the next fatal error tries again
       .finally(() => {
@@ -60,7 +60,7 @@ export async function createSideProducer(
     async close() {
       await replacing;
       await new Promise<void>((resolve) => producer.flush(10_000, () => resolve()));
-      await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+      await disconnectProducer(producer);
     },
   };
 }

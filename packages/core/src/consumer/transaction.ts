@@ -2,7 +2,7 @@
 import type { TopicPartition } from '../assignors/types';
 import type { RdkafkaSettings, ResolvedKafkaConnection } from '../config';
 import { KandleError, kandleErrorFrom } from '../errors';
-import type { KafkaConsumer, Producer } from '../rdkafka';
+import { disconnectProducer, type KafkaConsumer, type Producer } from '../rdkafka';
 import { sleep } from '../retry';
 import { connectProducer, produceRecord, type SideProducer } from './side-producer';
 
@@ -63,11 +63,11 @@ export async function createTransactionalProducer(options: {
     generation++;
     if (fatal) {
       // Fenced by a newer incarnation, or the broker expired the transaction: this producer is done for.
-      await disconnect(producer);
+      await disconnectProducer(producer);
       producer = await connectTransactional(options);
     } else {
       await call((cb) => producer.abortTransaction(TRANSACTION_CALL_TIMEOUT_MS, cb)).catch(async () => {
-        await disconnect(producer);
+        await disconnectProducer(producer);
         producer = await connectTransactional(options);
       });
     }
@@ -123,7 +123,7 @@ export async function createTransactionalProducer(options: {
     },
     async close() {
       if (open) await abort(new KandleError('CLIENT_CLOSED', 'closed with a transaction open')).catch(() => undefined);
-      await disconnect(producer);
+      await disconnectProducer(producer);
     },
   };
 }
@@ -143,7 +143,7 @@ async function connectTransactional(options: Parameters<typeof createTransaction
   try {
     await call((cb) => producer.initTransactions(TRANSACTION_CALL_TIMEOUT_MS, cb));
   } catch (e) {
-    await disconnect(producer);
+    await disconnectProducer(producer);
     throw kandleErrorFrom('TRANSACTION_ABORTED', `could not initialise transactions as ${options.transactionalId}`, e, {
       retriable: true,
     });
@@ -153,8 +153,4 @@ async function connectTransactional(options: Parameters<typeof createTransaction
 
 function call(step: (cb: (err: unknown) => void) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => step((err) => (err ? reject(err) : resolve())));
-}
-
-function disconnect(producer: Producer): Promise<void> {
-  return new Promise<void>((resolve) => producer.disconnect(() => resolve()));
 }

@@ -5,7 +5,7 @@ import { type ResolvedKafkaConnection, resolveKafkaConnection } from '../config'
 import { ConfigError, KandleError, kandleErrorFrom } from '../errors';
 import { type KandleLogger, logWarning } from '../logger';
 import { parseRdkafkaStats } from '../metrics';
-import { DELIVERY_POLL_INTERVAL_MS, loadNativeClient, type Producer } from '../rdkafka';
+import { DELIVERY_POLL_INTERVAL_MS, disconnectProducer, loadNativeClient, type Producer } from '../rdkafka';
 import { createAvroEncoder, registryHandleFor, valueSubject } from '../schema/avro';
 import { type Ticker, type Trade, tickerSchema, tradeSchema } from '../schema/types.generated';
 import type { MarketEvent } from '../sources/source';
@@ -102,7 +102,7 @@ export async function openCryptoProducer(
       closed = true;
       await new Promise<void>((resolve) => producer.flush(30_000, () => resolve()));
       await deliveries.drain(producer, 5_000);
-      await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+      await disconnectProducer(producer);
       deliveries.failAll();
       if (diagnosisAdmin) await (await diagnosisAdmin.catch(() => null))?.close();
     },
