@@ -10,7 +10,7 @@ const { KafkaConsumer, Producer: RdProducer } = KafkaJavascript;
 const WARMUP_SECONDS = 2;
 
 /** Calls `send(i)` for i in [0, total) at `rate` per second (checked every millisecond); resolves when all are called. */
-async function paceSends(total, rate, send) {
+export async function paceSends(total, rate, send) {
   const started = now();
   let sent = 0;
   while (sent < total) {
@@ -91,6 +91,43 @@ async function kandleEndToEnd(stack, { rate, total, symbols }) {
 }
 
 /**
+ * A raw KafkaConsumer in a fresh group on `topic`, reading batches of 500 with a 100 ms timeout that applies to the
+ * first message only, handing each batch and the time it arrived to `onBatch`. Resolves once it owns partitions;
+ * `stop()` ends the loop and disconnects.
+ */
+export async function startRawReader(stack, topic, purpose, onBatch) {
+  const consumer = new KafkaConsumer(
+    { 'bootstrap.servers': stack.brokers, 'group.id': stack.group(purpose), 'enable.partition.eof': false },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  await new Promise((resolve, reject) => consumer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
+  consumer.setDefaultConsumeTimeout(100);
+  consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
+  consumer.subscribe([topic]);
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const messages = await new Promise((resolve, reject) =>
+        consumer.consume(500, (err, batch) => (err ? reject(err) : resolve(batch ?? []))),
+      );
+      onBatch(messages, now());
+    }
+  })();
+  const stop = async () => {
+    stopped = true;
+    await loop.catch(() => undefined);
+    await new Promise((resolve) => consumer.disconnect(() => resolve(undefined)));
+  };
+  try {
+    await waitUntil('the raw consumer to be assigned', () => consumer.assignments().length > 0, 60_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { stop };
+}
+
+/**
  * The floor on this machine: raw librdkafka Producer (kandle's settings) → Kafka → raw KafkaConsumer
  * reading batches of 500 with a 100 ms timeout that applies to the first message only; the clock stops
  * when the message is in the consumer's hands (no decoding, no candles).
@@ -101,29 +138,14 @@ async function rawEndToEnd(stack, { rate, total }) {
   const reachedAt = new Float64Array(total);
   let received = 0;
   const producer = new RdProducer({ 'bootstrap.servers': stack.brokers, ...KANDLE_PRODUCER_SETTINGS, dr_cb: false });
-  const consumer = new KafkaConsumer(
-    { 'bootstrap.servers': stack.brokers, 'group.id': stack.group('e2e-raw'), 'enable.partition.eof': false },
-    { 'auto.offset.reset': 'earliest' },
-  );
   await new Promise((resolve, reject) => producer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
-  await new Promise((resolve, reject) => consumer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
   producer.setPollInterval(100);
-  consumer.setDefaultConsumeTimeout(100);
-  consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
-  consumer.subscribe([topic]);
-  let stop = false;
-  const loop = (async () => {
-    while (!stop) {
-      const messages = await new Promise((resolve, reject) =>
-        consumer.consume(500, (err, batch) => (err ? reject(err) : resolve(batch ?? []))),
-      );
-      const t = now();
+  let reader;
+  try {
+    reader = await startRawReader(stack, topic, 'e2e-raw', (messages, t) => {
       for (const m of messages) reachedAt[m.value.readUInt32BE(0)] = t;
       received += messages.length;
-    }
-  })();
-  try {
-    await waitUntil('the raw consumer to be assigned', () => consumer.assignments().length > 0, 60_000);
+    });
     await sleep(1_000);
     await paceSends(total, rate, (i) => {
       const value = Buffer.alloc(64);
@@ -133,9 +155,7 @@ async function rawEndToEnd(stack, { rate, total }) {
     });
     await waitUntil('every record to reach the raw consumer', () => received >= total, 60_000);
   } finally {
-    stop = true;
-    await loop.catch(() => undefined);
-    await new Promise((resolve) => consumer.disconnect(() => resolve(undefined)));
+    await reader?.stop();
     await new Promise((resolve) => producer.flush(10_000, () => producer.disconnect(() => resolve(undefined))));
   }
   return { sentAt, reachedAt };

@@ -3,9 +3,10 @@
 import KafkaJavascript from '@confluentinc/kafka-javascript';
 import { KANDLE_PRODUCER_SETTINGS } from './clients.mjs';
 import { now, percentile, sleep, waitUntil } from './measure.mjs';
+import { paceSends, startRawReader } from './latency.mjs';
 import { openStack } from './stack.mjs';
 
-const { Producer, KafkaConsumer } = KafkaJavascript;
+const { Producer } = KafkaJavascript;
 const WARMUP_SECONDS = 2;
 
 /** `KANDLE_LINGER_MS` (comma-separated, in the order run), `KANDLE_LINGER_RATE` records/s, `KANDLE_LINGER_SECONDS` each. */
@@ -14,9 +15,6 @@ const settings = {
   rate: Number(process.env.KANDLE_LINGER_RATE ?? 1000),
   seconds: Number(process.env.KANDLE_LINGER_SECONDS ?? 10),
 };
-
-const connect = (client) =>
-  new Promise((resolve, reject) => client.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
 
 /**
  * One run on a fresh topic: record i is sent at its due time (i / rate), its value carries i; the clock stops at
@@ -33,46 +31,26 @@ async function runOnce(stack, lingerMs, { rate, seconds }) {
     ...KANDLE_PRODUCER_SETTINGS,
     'linger.ms': lingerMs,
   });
-  const consumer = new KafkaConsumer(
-    { 'bootstrap.servers': stack.brokers, 'group.id': stack.group('linger'), 'enable.partition.eof': false },
-    { 'auto.offset.reset': 'earliest' },
-  );
-  await connect(producer);
-  await connect(consumer);
+  await new Promise((resolve, reject) => producer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
   producer.setPollInterval(5);
   producer.on('delivery-report', (_err, report) => {
     ackedAt[report.opaque] = now();
   });
-  consumer.setDefaultConsumeTimeout(100);
-  consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
-  consumer.subscribe([topic]);
-  let stop = false;
   let received = 0;
-  const loop = (async () => {
-    while (!stop) {
-      const batch = await new Promise((resolve, reject) =>
-        consumer.consume(500, (e, messages) => (e ? reject(e) : resolve(messages ?? []))),
-      );
-      const t = now();
-      for (const m of batch) consumedAt[m.value.readUInt32BE(0)] = t;
-      received += batch.length;
-    }
-  })();
+  let reader;
   try {
-    await waitUntil('the consumer to be assigned', () => consumer.assignments().length > 0, 60_000);
+    reader = await startRawReader(stack, topic, 'linger', (messages, t) => {
+      for (const m of messages) consumedAt[m.value.readUInt32BE(0)] = t;
+      received += messages.length;
+    });
     await sleep(1_000);
     const cpuBefore = process.cpuUsage();
-    const started = now();
-    for (let sent = 0; sent < total; ) {
-      const due = Math.min(total, Math.floor(((now() - started) / 1000) * rate));
-      for (; sent < due; sent++) {
-        const value = Buffer.alloc(64);
-        value.writeUInt32BE(sent, 0);
-        sentAt[sent] = now();
-        producer.produce(topic, null, value, Buffer.from(`k${sent % 10}`), Date.now(), sent);
-      }
-      await sleep(1);
-    }
+    await paceSends(total, rate, (i) => {
+      const value = Buffer.alloc(64);
+      value.writeUInt32BE(i, 0);
+      sentAt[i] = now();
+      producer.produce(topic, null, value, Buffer.from(`k${i % 10}`), Date.now(), i);
+    });
     await waitUntil('every record to be consumed', () => received >= total, 60_000);
     const cpu = process.cpuUsage(cpuBefore);
     const from = rate * WARMUP_SECONDS;
@@ -89,9 +67,7 @@ async function runOnce(stack, lingerMs, { rate, seconds }) {
       cpuUsPerRecord: (cpu.user + cpu.system) / total,
     };
   } finally {
-    stop = true;
-    await loop.catch(() => undefined);
-    await new Promise((resolve) => consumer.disconnect(() => resolve(undefined)));
+    await reader?.stop();
     producer.setPollInterval(0);
     await new Promise((resolve) => producer.disconnect(() => resolve(undefined)));
   }
