@@ -13,6 +13,7 @@ import {
   UnknownTopicError,
 } from '../src/index';
 import { uniqueName } from '../../../test/support/cluster';
+import { PureAdmin } from '../src/admin/groups';
 import { byTopicName, confluentClient } from './support/confluent-serde';
 
 const brokers = inject('kafkaBrokers');
@@ -65,6 +66,23 @@ describe('ensureTopic', () => {
     expect(String(mismatch.message)).toMatch(/partitions 3 \(wanted 4\).*min.insync.replicas 2 \(wanted 1\)/);
     const parts = await admin.describeTopic(name);
     expect(parts.map((p) => p.replicas.length)).toEqual([3, 3, 3]);
+  });
+
+  it('returns only once every broker, asked on its own, lists the new topics with their leaders', async () => {
+    // A consumer started right after ensureTopic asks any one broker; in CI one broker was still behind ("unknown topic").
+    const pure = new PureAdmin({}, brokers, 10_000);
+    try {
+      const names = Array.from({ length: 4 }, () => uniqueName('visible'));
+      expect(await pure.brokersNotShowing(names[0] as string)).toHaveLength(3);
+      await Promise.all(names.map((name) => admin.ensureTopic({ name, partitions: 3 })));
+      for (const name of names) {
+        expect(await pure.brokersNotShowing(name, 3)).toEqual([]);
+        // The wrong partition count is "not showing" on every broker: the check reads each answer.
+        expect(await pure.brokersNotShowing(name, 4)).toHaveLength(3);
+      }
+    } finally {
+      await pure.close();
+    }
   });
 });
 

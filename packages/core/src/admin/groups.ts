@@ -22,6 +22,8 @@ import {
   LATEST,
   type ListedOffset,
   listOffsets,
+  type MetadataAnswer,
+  metadata,
   type NewTopic,
   offsetFetch,
 } from './wire/requests';
@@ -210,6 +212,33 @@ export class PureAdmin {
     });
   }
 
+  /**
+   * Node ids of the brokers whose own metadata does not yet show `topic` with a leader for every partition (and
+   * `partitions` of them, when given). Each broker is asked directly: in KRaft every broker replays the metadata log
+   * at its own pace, and a client asking "any broker" may hit one that is seconds behind on a busy machine (a fresh
+   * consumer's "unknown topic" right after ensureTopic, seen in CI). A broker that does not answer is left out: no
+   * client can ask it either.
+   */
+  async brokersNotShowing(topic: string, partitions?: number): Promise<number[]> {
+    const cluster = await this.bounded('topic metadata', this.client().metadata([topic]));
+    const asked = await Promise.all(
+      cluster.brokers.map(async ({ nodeId }) => {
+        try {
+          const answer = await this.bounded(
+            'topic metadata',
+            this.client().toNode(nodeId, metadata, { topics: [topic] }),
+          );
+          return showsTopic(answer, topic, partitions) ? undefined : nodeId;
+        } catch (e) {
+          // An error answer means the broker is up and does not know the topic yet; anything else (refused,
+          // no answer in time) means it is down or stopped.
+          return e instanceof KafkaProtocolError ? nodeId : undefined;
+        }
+      }),
+    );
+    return asked.filter((n): n is number => n !== undefined);
+  }
+
   /** Partitions (with leaders) of `topic` from fresh metadata; an unknown topic is a retriable error, as before. */
   private async partitionsOf(topic: string): Promise<Array<{ partition: number; leader: number }>> {
     const answer = await this.client().metadata([topic]);
@@ -292,4 +321,12 @@ function wireClientFor(connection: KafkaConnection, brokers: string, requestTime
     ...(tls ? { tls: security?.caPem ? { ca: security.caPem } : {} } : {}),
     ...(security?.sasl ? { authenticate: saslAuthenticator(security.sasl) } : {}),
   });
+}
+
+/** Whether one broker's metadata answer lists `topic` complete: no error, every partition led, `partitions` of them. */
+function showsTopic(answer: MetadataAnswer, topic: string, partitions: number | undefined): boolean {
+  const described = answer.topics.find((t) => t.name === topic);
+  if (described?.errorCode !== 0 || described.partitions.length === 0) return false;
+  if (partitions !== undefined && described.partitions.length !== partitions) return false;
+  return described.partitions.every((p) => p.leader >= 0);
 }

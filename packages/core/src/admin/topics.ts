@@ -41,13 +41,13 @@ export async function ensureTopic(tools: TopicTools, spec: TopicSpec): Promise<'
     }));
     const created = await createTopic(tools, { name: spec.name, partitions, replicationFactor, configs });
     if (created) {
-      await untilVisible(tools.metadata, spec.name, partitions);
+      await untilVisible(tools, spec.name, partitions);
       return 'created';
     }
   }
   // Also after "already exists": an earlier attempt that timed out may have created it a moment ago, and
   // metadata lags behind the controller on a fresh cluster (was an UnknownTopicError in the examples).
-  await untilVisible(tools.metadata, spec.name);
+  await untilVisible(tools, spec.name);
   const differences = await differencesFrom(tools, spec, { partitions, replicationFactor, minIsr });
   if (differences.length) throw new TopicMismatchError(spec.name, differences);
   return 'exists';
@@ -62,7 +62,7 @@ export async function createTopicIfMissing(tools: TopicTools, topic: string): Pr
     .catch((e: unknown) => {
       throw kandleErrorFrom('TOPIC_CREATE_FAILED', `could not create topic "${topic}"`, e, { details: { topic } });
     });
-  await untilVisible(tools.metadata, topic);
+  await untilVisible(tools, topic);
 }
 
 /**
@@ -75,7 +75,7 @@ async function createTopic(tools: TopicTools, topic: NewTopic): Promise<boolean>
   const deadline = Date.now() + 30_000;
   for (let attempt = 0; ; attempt++) {
     try {
-      // No wait for leaders here: untilVisible does that wait, through the metadata reader.
+      // No wait for leaders here: untilVisible does that wait, on every broker.
       const [created] = await tools.pure.createTopics([topic], 10_000);
       return created ?? false;
     } catch (e) {
@@ -121,17 +121,24 @@ async function differencesFrom(
 
 /**
  * A created topic reaches every broker's metadata a moment later; clients started before that see "unknown topic".
- * Waits until three reads in a row show it with a leader for every partition (and `partitions` of them, when given:
- * with none, any count is accepted and the existing topic is validated afterwards). Throws `UnknownTopicError` after 30 s.
+ * Waits until every broker, asked directly, shows it with a leader for every partition (and `partitions` of them,
+ * when given: with none, any count is accepted and the existing topic is validated afterwards), then until the
+ * native client's metadata (what the producer and consumer read) agrees twice in a row. Throws `UnknownTopicError`
+ * after 30 s.
  */
-async function untilVisible(metadata: ClusterMetadata, topic: string, partitions?: number): Promise<void> {
+async function untilVisible(tools: TopicTools, topic: string, partitions?: number): Promise<void> {
   const deadline = Date.now() + 30_000;
-  let seen = 0;
-  while (seen < 3) {
-    const state = await metadata.describeTopic(topic).catch(() => []);
+  const everyBrokerShowsIt = async () =>
+    (await tools.pure.brokersNotShowing(topic, partitions).catch(() => [-1])).length === 0;
+  const nativeShowsIt = async () => {
+    const state = await tools.metadata.describeTopic(topic).catch(() => []);
     const complete = state.length > 0 && (partitions === undefined || state.length === partitions);
-    seen = complete && state.every((p) => p.leader >= 0) ? seen + 1 : 0;
-    if (Date.now() > deadline) throw new UnknownTopicError(topic);
-    if (seen < 3) await sleep(100);
+    return complete && state.every((p) => p.leader >= 0);
+  };
+  let seen = 0;
+  while (seen < 2) {
+    seen = (await everyBrokerShowsIt()) && (await nativeShowsIt()) ? seen + 1 : 0;
+    if (seen < 2 && Date.now() > deadline) throw new UnknownTopicError(topic);
+    if (seen < 2) await sleep(100);
   }
 }
