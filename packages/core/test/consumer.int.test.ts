@@ -305,4 +305,19 @@ describe('createCandleConsumer', () => {
     }).catch((e) => e);
     expect(err).toBeInstanceOf(UnknownTopicError);
   });
+
+  it('accepts a topic another tool creates while it starts: a missing topic is asked for again for a moment', async () => {
+    const name = uniqueName('late');
+    const opening = createCandleConsumer({
+      connection: { brokers },
+      registry: { url: registryUrl },
+      groupId: uniqueName('g'),
+      topics: { tickers: name, trades: null },
+    });
+    // Later than the consumer's first look on an idle machine (it connects an admin, then lists the topics).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await admin.ensureTopic({ name, partitions: 2 });
+    const consumer = await opening;
+    await consumer.close();
+  });
 });

@@ -148,6 +148,16 @@ describe('createCryptoProducer', () => {
     await explicit.close();
   });
 
+  it('accepts topics another tool creates while it starts: a missing topic is asked for again for a moment', async () => {
+    const topics = { tickers: uniqueName('late'), trades: uniqueName('late') };
+    const opening = createCryptoProducer({ connection: { brokers }, registry: { url: registryUrl }, topics });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (const name of [topics.tickers, topics.trades]) await admin.ensureTopic({ name, partitions: 2 });
+    const producer = await opening;
+    expect((await producer.sendTicker(ticker('tBTCUSD', 1))).topic).toBe(topics.tickers);
+    await producer.close();
+  });
+
   it('fails fast with typed errors for an unknown topic and a bad config', async () => {
     const err = await createCryptoProducer({
       connection: { brokers },

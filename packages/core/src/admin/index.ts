@@ -35,7 +35,11 @@ export interface PartitionLag {
  * ```
  */
 export interface KafkaAdmin {
-  /** Creates the topic, or checks that the existing one matches; a mismatch throws `TopicMismatchError`. */
+  /**
+   * Creates the topic, or checks that the existing one matches; a mismatch throws `TopicMismatchError`. Resolves once
+   * every broker, asked on its own, lists it with a leader for each partition: a producer or consumer started next
+   * finds it whichever broker it asks.
+   */
   ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
   /** Partitions with leader, replicas and ISR. Throws `UnknownTopicError`. */
   describeTopic(topic: string, options?: MetadataRequestOptions): Promise<PartitionState[]>;

@@ -1,6 +1,6 @@
 // Admin / topics: creates a topic (or validates the existing one) and waits until every broker's metadata shows it.
 import { ConfigError, KandleError, kandleErrorFrom, TopicMismatchError, UnknownTopicError } from '../errors';
-import { backoffMs, sleep } from '../retry';
+import { backoffMs, retryRetriable, sleep } from '../retry';
 import type { PureAdmin } from './groups';
 import type { ClusterMetadata } from './metadata';
 import type { KafkaProtocolError } from './wire/errors';
@@ -24,6 +24,22 @@ export interface TopicTools {
   listTopics(): Promise<string[]>;
   pure: PureAdmin;
   metadata: ClusterMetadata;
+}
+
+/**
+ * How long a client that did not create its topics itself keeps asking before it calls one unknown: a topic created
+ * a moment ago by another tool (`kafka-topics.sh`, a script) reaches each broker's metadata at its own pace, and a
+ * client asks only one broker. A topic that really is missing costs this long to report.
+ */
+export const TOPIC_PROPAGATION_GRACE_MS = 3_000;
+
+/** Runs `check` again while it throws `UnknownTopicError`, for at most {@link TOPIC_PROPAGATION_GRACE_MS}. */
+export function allowingTopicPropagation<T>(check: () => Promise<T>): Promise<T> {
+  return retryRetriable(check, (e) => e instanceof UnknownTopicError, {
+    budgetMs: TOPIC_PROPAGATION_GRACE_MS,
+    initialDelayMs: 100,
+    maxDelayMs: 1_000,
+  });
 }
 
 /** Creates the topic, or checks that the existing one matches `spec`; a mismatch throws `TopicMismatchError`. */

@@ -1,6 +1,7 @@
 // Consumer: the façade of createCandleConsumer (Kafka records → candles, committing only what was handled); the steps live in the files beside it.
 import { connectNative } from '../connect-native';
 import { createKafkaAdmin, type KafkaAdmin } from '../admin';
+import { allowingTopicPropagation } from '../admin/topics';
 import { createLiveAssignment } from '../assignors/live';
 import type { TopicPartition } from '../assignors/types';
 import { type KafkaConnection, type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
@@ -274,8 +275,11 @@ async function checkPrerequisites(
 ): Promise<KafkaAdmin> {
   const admin = borrowed ?? (await createKafkaAdmin({ ...options.connection, brokers: resolved.brokers }));
   try {
-    const existing = await admin.listTopics();
-    for (const t of settings.subscribed) if (!existing.includes(t)) throw new UnknownTopicError(t);
+    const existing = await allowingTopicPropagation(async () => {
+      const listed = await admin.listTopics();
+      for (const t of settings.subscribed) if (!listed.includes(t)) throw new UnknownTopicError(t);
+      return listed;
+    });
     if (!existing.includes(settings.deadLetterTopic)) await admin.createTopicIfMissing(settings.deadLetterTopic);
   } catch (e) {
     await admin.close();

@@ -1,6 +1,7 @@
 // Producer: market events → Avro (Confluent framing) → Kafka with acks=all, idempotence and Java-compatible keys.
 import { connectNative } from '../connect-native';
 import { createKafkaAdmin, type KafkaAdmin } from '../admin';
+import { allowingTopicPropagation } from '../admin/topics';
 import { type ResolvedKafkaConnection, resolveKafkaConnection } from '../config';
 import { ConfigError, KandleError, kandleErrorFrom } from '../errors';
 import { type KandleLogger, logWarning } from '../logger';
@@ -55,7 +56,13 @@ export async function openCryptoProducer(
   const producer = await connectProducer(options, resolved, { acks, idempotence }, deliveries);
   const routing = new Routing(producer, resolved);
   // Validate both topics up front: an unknown topic should fail here, not as 30 s of delivery timeouts.
-  await Promise.all([routing.partitionsOf(topics.tickers), routing.partitionsOf(topics.trades)]);
+  await allowingTopicPropagation(() =>
+    Promise.all([routing.partitionsOf(topics.tickers), routing.partitionsOf(topics.trades)]),
+  ).catch(async (e: unknown) => {
+    // Nothing was sent yet, and a connected handle would keep its threads and the caller's process alive.
+    await disconnectProducer(producer);
+    throw e;
+  });
   let closed = false;
 
   const produce = (event: MarketEvent, topic: string, value: Buffer, partition: number | null) =>
