@@ -15,6 +15,7 @@ import { benchSerde } from './serde.mjs';
 import { benchSink } from './sink.mjs';
 import { settings } from './settings.mjs';
 import { openStack } from './stack.mjs';
+import { warmCluster } from './warmup.mjs';
 import { buildRows, formatMarkdown, formatTable } from './table.mjs';
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -80,6 +81,10 @@ async function main() {
   process.once('SIGINT', stopStack);
   process.once('SIGTERM', stopStack);
   try {
+    log(`cluster warm-up: ${settings.clusterWarmupRate} rec/s for ${settings.clusterWarmupSeconds} s (nothing timed)`);
+    results.clusterWarmup = await step('clusterWarmup', () =>
+      warmCluster(stack, { seconds: settings.clusterWarmupSeconds, rate: settings.clusterWarmupRate, log }),
+    );
     for (const [variant, key] of PRODUCER_RESULT_KEYS) {
       log(`producers (${variant}): ${settings.records} records × ${settings.rounds} rounds, acks=all, one child each`);
       results[key] = await step(`producer-${variant}`, () =>

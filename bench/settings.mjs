@@ -10,8 +10,8 @@ function positiveInt(name, fallback) {
 }
 
 /**
- * The benchmark's knobs. Defaults keep the whole run (cluster start included) within about five minutes
- * on a 2-core machine.
+ * The benchmark's knobs. Defaults keep the whole run (cluster start and its two-minute warm-up included) within
+ * about nine minutes on a 2-core machine.
  */
 export const settings = Object.freeze({
   /** Records each producer writes per round, and so what the consumers read back. */
@@ -32,6 +32,10 @@ export const settings = Object.freeze({
   aggregateTicks: positiveInt('KANDLE_BENCH_AGG_TICKS', 4_000_000),
   /** Points written per round of the sink ceiling measurement (after a warm-up of up to 50,000). */
   sinkPoints: positiveInt('KANDLE_BENCH_SINK_POINTS', 200_000),
+  /** Seconds the fresh cluster is driven (produce + consume) before the first timed step; see bench/warmup.mjs. */
+  clusterWarmupSeconds: positiveInt('KANDLE_BENCH_CLUSTER_WARMUP_SECONDS', 120),
+  /** Records/s of that warm-up. */
+  clusterWarmupRate: positiveInt('KANDLE_BENCH_CLUSTER_WARMUP_RATE', 5_000),
   /** Rate of the end-to-end tick → candle latency run, records/s. */
   e2eRate: positiveInt('KANDLE_BENCH_E2E_RATE', 1_000),
   /** Measured seconds of the end-to-end run, after 2 s of warm-up at the same rate. */
