@@ -255,8 +255,14 @@ function scrubCause(cause: unknown): unknown {
   if (cause instanceof Error) {
     const safe = new Error(redactSecrets(cause.message));
     safe.name = cause.name;
-    const code = (cause as { code?: unknown }).code;
-    if (code !== undefined) (safe as Error & { code?: unknown }).code = code;
+    // The fields callers branch on (librdkafka's numeric `code`, the wire client's `type` and `errorCode`, either's
+    // retriable flag) are kept as scalars (strings redacted like the message), so a cause can be read by type, not text.
+    for (const field of ['code', 'errorCode', 'type', 'retriable', 'isRetriable'] as const) {
+      const value = (cause as unknown as Record<string, unknown>)[field];
+      if (typeof value === 'number' || typeof value === 'boolean')
+        (safe as unknown as Record<string, unknown>)[field] = value;
+      else if (typeof value === 'string') (safe as unknown as Record<string, unknown>)[field] = redactSecrets(value);
+    }
     return safe;
   }
   if (typeof cause === 'string') return redactSecrets(cause);

@@ -1,6 +1,8 @@
 // Checkpoint writes that fail part-way: no position may claim records that are not durable, and tombstones are re-sent.
 import { describe, expect, it } from 'vitest';
-import { writeCheckpoint } from '../src/consumer/checkpoint';
+import { KafkaProtocolError } from '../src/admin/wire/errors';
+import { unknownYet, writeCheckpoint } from '../src/consumer/checkpoint';
+import { kandleErrorFrom, UnknownTopicError } from '../src/errors';
 import { Ledger, type PartitionEntry } from '../src/consumer/ledger';
 import type { SideRecord } from '../src/consumer/side-producer';
 
@@ -113,5 +115,19 @@ describe('writeCheckpoint', () => {
     release();
     await writing;
     expect(entry.dirty.size).toBe(1);
+  });
+});
+
+describe('unknownYet (the changelog topic was just created and a broker does not know it yet)', () => {
+  it('reads the type and code of the error and its causes, not the message', () => {
+    const wire = new KafkaProtocolError(3, 'DescribeConfigs for t');
+    expect(unknownYet(new UnknownTopicError('t'))).toBe(true);
+    expect(unknownYet(kandleErrorFrom('ADMIN_REQUEST_FAILED', 'describe configs of t', wire))).toBe(true);
+    expect(unknownYet(Object.assign(new Error('Broker: Unknown topic or partition'), { code: 3 }))).toBe(true);
+    expect(unknownYet(Object.assign(new Error('Local: Unknown topic'), { code: -188 }))).toBe(true);
+    // A different error whose text mentions topics is not "unknown yet", and neither is a policy refusal.
+    expect(unknownYet(new Error('unknown topic configuration retention.xs'))).toBe(false);
+    expect(unknownYet(new KafkaProtocolError(44, 'CreateTopics for t', 'policy'))).toBe(false);
+    expect(unknownYet(undefined)).toBe(false);
   });
 });

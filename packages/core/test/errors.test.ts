@@ -22,6 +22,19 @@ describe('kandleErrorFrom', () => {
     }
   });
 
+  it("keeps the cause's code, type and retriable flags, so callers can branch on them rather than on its text", () => {
+    const wire = Object.assign(new Error('Metadata for t: UNKNOWN_TOPIC_OR_PARTITION (3)'), {
+      errorCode: 3,
+      type: 'UNKNOWN_TOPIC_OR_PARTITION',
+      retriable: true,
+      brokers: ['secret-host:9092'],
+    });
+    const cause = kandleErrorFrom('ADMIN_REQUEST_FAILED', 'describe configs of t', wire).cause;
+    expect(cause).toMatchObject({ errorCode: 3, type: 'UNKNOWN_TOPIC_OR_PARTITION', retriable: true });
+    // Only those scalar fields travel: anything else on the original stays behind.
+    expect(cause).not.toHaveProperty('brokers');
+  });
+
   it('lets the caller decide retriable, and passes an error of the same code through unchanged', () => {
     expect(kandleErrorFrom('HANDLER_FAILED', 'onCandles failed', 'boom', { retriable: true }).retriable).toBe(true);
     const same = new KandleError('CHECKPOINT_FAILED', 'x', { retriable: true });
