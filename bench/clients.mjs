@@ -44,6 +44,21 @@ export const KANDLE_PRODUCER_SETTINGS = {
 /** createCryptoProducer serves delivery reports with a 5 ms poll (producer.ts); the raw producer polls as often. */
 export const DELIVERY_POLL_MS = 5;
 
+/** A connected raw librdkafka Producer with kandle's settings (`overrides` win), polling reports every `pollMs`. */
+export async function connectRawProducer(brokers, overrides = {}, pollMs = DELIVERY_POLL_MS) {
+  const producer = new RdProducer({ 'bootstrap.servers': brokers, ...KANDLE_PRODUCER_SETTINGS, ...overrides });
+  await new Promise((resolve, reject) => producer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
+  producer.setPollInterval(pollMs);
+  return producer;
+}
+
+/** Flushes for at most `flushMs`, then stops the poll before disconnecting (kandle's own order, see rdkafka.ts). */
+export async function closeRawProducer(producer, flushMs = 10_000) {
+  await new Promise((resolve) => producer.flush(flushMs, () => resolve(undefined)));
+  producer.setPollInterval(0);
+  await new Promise((resolve) => producer.disconnect(() => resolve(undefined)));
+}
+
 /**
  * The producer settings variants. `kandle-defaults`: kandle's own settings (lz4, idempotent, linger 20 ms) for kandle,
  * raw and @platformatic/kafka, while KafkaJS runs without compression (it ships only gzip) and, in its plain variant,
@@ -100,17 +115,11 @@ async function kandleProducer({ brokers, registryUrl, topic, tradesTopic, varian
 
 /** Raw librdkafka Producer with kandle's settings and poll cadence, sending bytes encoded before the clock starts. */
 async function rawProducer({ brokers, topic, schemaId, variant }) {
-  const producer = new RdProducer({
-    'bootstrap.servers': brokers,
-    ...KANDLE_PRODUCER_SETTINGS,
+  const producer = await connectRawProducer(brokers, {
     'compression.type': variant.compression,
     'enable.idempotence': variant.idempotent,
     'linger.ms': variant.lingerMs,
   });
-  await new Promise((resolve, reject) =>
-    producer.connect({ timeout: 15_000 }, (err) => (err ? reject(err) : resolve())),
-  );
-  producer.setPollInterval(DELIVERY_POLL_MS);
   producer.on('delivery-report', (err, report) => {
     const done = report.opaque;
     if (err) done.reject(err);
@@ -134,7 +143,7 @@ async function rawProducer({ brokers, topic, schemaId, variant }) {
         });
       });
     },
-    close: () => new Promise((resolve) => producer.flush(30_000, () => producer.disconnect(() => resolve(undefined)))),
+    close: () => closeRawProducer(producer, 30_000),
   };
 }
 

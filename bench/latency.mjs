@@ -3,10 +3,10 @@ import KafkaJavascript from '@confluentinc/kafka-javascript';
 import { connectSchemaRegistry, createCandleConsumer, createCryptoProducer } from '@kandle/core';
 import { symbolOf } from './fixtures.mjs';
 import { latencySummary, medianBy, now, percentile, sleep, waitUntil } from './measure.mjs';
-import { KANDLE_PRODUCER_SETTINGS } from './clients.mjs';
+import { closeRawProducer, connectRawProducer } from './clients.mjs';
 import { retryWhileTopicUnknown } from './stack.mjs';
 
-const { KafkaConsumer, Producer: RdProducer } = KafkaJavascript;
+const { KafkaConsumer } = KafkaJavascript;
 const WARMUP_SECONDS = 2;
 
 /** Calls `send(i)` for i in [0, total) at `rate` per second (checked every millisecond); resolves when all are called. */
@@ -137,9 +137,7 @@ async function rawEndToEnd(stack, { rate, total }) {
   const sentAt = new Float64Array(total);
   const reachedAt = new Float64Array(total);
   let received = 0;
-  const producer = new RdProducer({ 'bootstrap.servers': stack.brokers, ...KANDLE_PRODUCER_SETTINGS, dr_cb: false });
-  await new Promise((resolve, reject) => producer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
-  producer.setPollInterval(100);
+  const producer = await connectRawProducer(stack.brokers, { dr_cb: false }, 100);
   let reader;
   try {
     reader = await startRawReader(stack, topic, 'e2e-raw', (messages, t) => {
@@ -156,7 +154,7 @@ async function rawEndToEnd(stack, { rate, total }) {
     await waitUntil('every record to reach the raw consumer', () => received >= total, 60_000);
   } finally {
     await reader?.stop();
-    await new Promise((resolve) => producer.flush(10_000, () => producer.disconnect(() => resolve(undefined))));
+    await closeRawProducer(producer);
   }
   return { sentAt, reachedAt };
 }

@@ -1,12 +1,10 @@
 // Bench linger: delivery latency and client CPU per record of a raw librdkafka producer + consumer at a steady rate, per `linger.ms`.
 // The measurement behind kandle's default `lingerMs` (docs/benchmarks.md, "Why kandle's default linger is 20 ms").
-import KafkaJavascript from '@confluentinc/kafka-javascript';
-import { KANDLE_PRODUCER_SETTINGS } from './clients.mjs';
+import { closeRawProducer, connectRawProducer } from './clients.mjs';
 import { now, percentile, sleep, waitUntil } from './measure.mjs';
 import { paceSends, startRawReader } from './latency.mjs';
 import { openStack } from './stack.mjs';
 
-const { Producer } = KafkaJavascript;
 const WARMUP_SECONDS = 2;
 
 /** `KANDLE_LINGER_MS` (comma-separated, in the order run), `KANDLE_LINGER_RATE` records/s, `KANDLE_LINGER_SECONDS` each. */
@@ -26,13 +24,7 @@ async function runOnce(stack, lingerMs, { rate, seconds }) {
   const sentAt = new Float64Array(total);
   const ackedAt = new Float64Array(total);
   const consumedAt = new Float64Array(total);
-  const producer = new Producer({
-    'bootstrap.servers': stack.brokers,
-    ...KANDLE_PRODUCER_SETTINGS,
-    'linger.ms': lingerMs,
-  });
-  await new Promise((resolve, reject) => producer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
-  producer.setPollInterval(5);
+  const producer = await connectRawProducer(stack.brokers, { 'linger.ms': lingerMs }, 5);
   producer.on('delivery-report', (_err, report) => {
     ackedAt[report.opaque] = now();
   });
@@ -68,8 +60,7 @@ async function runOnce(stack, lingerMs, { rate, seconds }) {
     };
   } finally {
     await reader?.stop();
-    producer.setPollInterval(0);
-    await new Promise((resolve) => producer.disconnect(() => resolve(undefined)));
+    await closeRawProducer(producer);
   }
 }
 

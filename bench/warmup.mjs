@@ -1,10 +1,8 @@
 // Bench / cluster warm-up: drives the freshly started brokers (produce with acks=all, and consume) before anything is timed.
-import KafkaJavascript from '@confluentinc/kafka-javascript';
-import { KANDLE_PRODUCER_SETTINGS } from './clients.mjs';
+import { closeRawProducer, connectRawProducer } from './clients.mjs';
 import { paceSends, startRawReader } from './latency.mjs';
 import { latencySummary, now, waitUntil } from './measure.mjs';
 
-const { Producer: RdProducer } = KafkaJavascript;
 const WINDOW_SECONDS = 15;
 
 /**
@@ -23,9 +21,7 @@ export async function warmCluster(stack, { seconds, rate, log }) {
   let windowStart = now();
   let delivered = 0;
   let received = 0;
-  const producer = new RdProducer({ 'bootstrap.servers': stack.brokers, ...KANDLE_PRODUCER_SETTINGS });
-  await new Promise((resolve, reject) => producer.connect({ timeout: 15_000 }, (e) => (e ? reject(e) : resolve())));
-  producer.setPollInterval(20);
+  const producer = await connectRawProducer(stack.brokers, {}, 20);
   producer.on('delivery-report', (err, report) => {
     delivered++;
     if (!err) current.push(now() - report.opaque);
@@ -53,7 +49,7 @@ export async function warmCluster(stack, { seconds, rate, log }) {
     );
   } finally {
     await reader.stop();
-    await new Promise((resolve) => producer.flush(10_000, () => producer.disconnect(() => resolve(undefined))));
+    await closeRawProducer(producer);
   }
   return windows;
 }

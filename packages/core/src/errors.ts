@@ -257,11 +257,12 @@ function scrubCause(cause: unknown): unknown {
     safe.name = cause.name;
     // The fields callers branch on (librdkafka's numeric `code`, the wire client's `type` and `errorCode`, either's
     // retriable flag) are kept as scalars (strings redacted like the message), so a cause can be read by type, not text.
-    for (const field of ['code', 'errorCode', 'type', 'retriable', 'isRetriable'] as const) {
-      const value = (cause as unknown as Record<string, unknown>)[field];
-      if (typeof value === 'number' || typeof value === 'boolean')
-        (safe as unknown as Record<string, unknown>)[field] = value;
-      else if (typeof value === 'string') (safe as unknown as Record<string, unknown>)[field] = redactSecrets(value);
+    const from = cause as unknown as Record<string, unknown>;
+    const to = safe as unknown as Record<string, unknown>;
+    for (const field of ['code', 'errorCode', 'type', 'retriable', 'isRetriable']) {
+      const value = from[field];
+      if (typeof value === 'number' || typeof value === 'boolean') to[field] = value;
+      else if (typeof value === 'string') to[field] = redactSecrets(value);
     }
     return safe;
   }

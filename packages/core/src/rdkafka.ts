@@ -16,6 +16,12 @@ export type NativeCodes = NativeModule['RdKafka']['CODES'];
  */
 export const DELIVERY_POLL_INTERVAL_MS = 5;
 
+/** Whether `code` is librdkafka's "unknown topic": the broker's UNKNOWN_TOPIC_OR_PART or the client's ERR__UNKNOWN_TOPIC. */
+export function isUnknownTopicCode(code: unknown): boolean {
+  const { ERRORS } = nativeCodes();
+  return code === ERRORS.ERR__UNKNOWN_TOPIC || code === ERRORS.ERR_UNKNOWN_TOPIC_OR_PART;
+}
+
 /**
  * Disconnects a producer whose delivery reports are polled with `setPollInterval`. The poll stops first: the binding
  * polls from the main thread without a lock while its disconnect destroys the native handle on a worker thread, and

@@ -1,8 +1,9 @@
 // Checkpoint writes that fail part-way: no position may claim records that are not durable, and tombstones are re-sent.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { KafkaProtocolError } from '../src/admin/wire/errors';
 import { unknownYet, writeCheckpoint } from '../src/consumer/checkpoint';
 import { kandleErrorFrom, UnknownTopicError } from '../src/errors';
+import { loadNativeClient } from '../src/rdkafka';
 import { Ledger, type PartitionEntry } from '../src/consumer/ledger';
 import type { SideRecord } from '../src/consumer/side-producer';
 
@@ -119,6 +120,11 @@ describe('writeCheckpoint', () => {
 });
 
 describe('unknownYet (the changelog topic was just created and a broker does not know it yet)', () => {
+  // librdkafka's codes come from the binding, which a consumer has always loaded by the time it asks.
+  beforeAll(async () => {
+    await loadNativeClient();
+  });
+
   it('reads the type and code of the error and its causes, not the message', () => {
     const wire = new KafkaProtocolError(3, 'DescribeConfigs for t');
     expect(unknownYet(new UnknownTopicError('t'))).toBe(true);

@@ -6,7 +6,7 @@ import type { CandleAggregatorCheckpoint, OpenCandleState, StreamClock } from '.
 import type { CandleSource } from '../candles/types';
 import type { RdkafkaSettings, ResolvedKafkaConnection } from '../config';
 import { isFatalClientError, KandleError, kandleErrorFrom, UnknownTopicError } from '../errors';
-import { type KafkaConsumer, loadNativeClient, type Message } from '../rdkafka';
+import { isUnknownTopicCode, type KafkaConsumer, loadNativeClient, type Message } from '../rdkafka';
 import type { PartitionEntry } from './ledger';
 import { backoffMs, sleep } from '../retry';
 import type { SideProducer, SideRecord } from './side-producer';
@@ -157,20 +157,17 @@ export async function ensureTopicLike(
 /**
  * The topic was just created and a broker does not know it yet: retriable. Read from the error and its causes, by
  * type and code, never by message: `UnknownTopicError`, the type UNKNOWN_TOPIC_OR_PARTITION (kandle's wire client,
- * the binding's KafkaJS layer), or librdkafka's codes ERR_UNKNOWN_TOPIC_OR_PART (3) and ERR__UNKNOWN_TOPIC (−188).
+ * the binding's KafkaJS layer), or librdkafka's unknown-topic codes ({@link isUnknownTopicCode}).
  */
 export function unknownYet(error: unknown): boolean {
   for (let at: unknown = error, depth = 0; at && depth < 8; at = (at as { cause?: unknown }).cause, depth++) {
     if (at instanceof UnknownTopicError) return true;
     const { type, code } = at as { type?: unknown; code?: unknown };
     if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
-    if (code === LIBRDKAFKA_UNKNOWN_TOPIC_OR_PART || code === LIBRDKAFKA_UNKNOWN_TOPIC) return true;
+    if (typeof code === 'number' && isUnknownTopicCode(code)) return true;
   }
   return false;
 }
-
-const LIBRDKAFKA_UNKNOWN_TOPIC_OR_PART = 3;
-const LIBRDKAFKA_UNKNOWN_TOPIC = -188;
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 

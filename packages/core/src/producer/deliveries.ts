@@ -2,7 +2,7 @@
 import type { KafkaAdmin } from '../admin';
 import { DeliveryError, KandleError, NotEnoughReplicasError, UnknownTopicError } from '../errors';
 import { LatencyWindow, type ProducerMetrics } from '../metrics';
-import { nativeCodes, type Producer } from '../rdkafka';
+import { isUnknownTopicCode, nativeCodes, type Producer } from '../rdkafka';
 import { withTimeout } from '../retry';
 import type { DeliveryReport } from './options';
 
@@ -138,7 +138,6 @@ export function deliveryError(err: unknown, topic: string, partition: number): K
   if (notEnoughReplicas || /not enough (in-sync )?replicas/i.test(message)) {
     return new NotEnoughReplicasError(topic, err);
   }
-  if (code === CODES.ERRORS.ERR__UNKNOWN_TOPIC || code === CODES.ERRORS.ERR_UNKNOWN_TOPIC_OR_PART)
-    return new UnknownTopicError(topic);
+  if (isUnknownTopicCode(code)) return new UnknownTopicError(topic);
   return new DeliveryError(`could not deliver to ${topic}[${partition}]: ${message}`, { topic, partition, code }, err);
 }
